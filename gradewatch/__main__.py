@@ -1,0 +1,3 @@
+from gradewatch.cli import main
+
+main()

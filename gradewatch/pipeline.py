@@ -1,0 +1,305 @@
+"""The lifecycle of a semester as plain functions over the database.
+
+Each Dagster asset of ``gradewatch_assets`` is a thin shell over one function here: clean a
+semester, measure its drift, predict it, evaluate it once grades are in, and decide whether to
+retrain. Every function writes its own table in one transaction and returns an outcome with
+the figures the asset shows as metadata. Nothing here imports Dagster.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from gradewatch import schema
+from gradewatch.alerts import alert
+from gradewatch.cleaning import CleaningReference, clean_semester, fit_reference
+from gradewatch.drift import DriftConfig, DriftReport, compare
+from gradewatch.evaluation import Evaluation, ToleranceRule, evaluate
+from gradewatch.modeling import SearchConfig, TrainedModel, train_model
+from gradewatch.quality_report import QualityReport
+from gradewatch.registry import LoadedModel, champion, load_champion, promote, register_model
+from gradewatch.semesters import Period
+from gradewatch.settings import Settings
+from gradewatch.storage.db import utcnow
+from gradewatch.storage.features import (
+    load_cleaned_features,
+    load_semester_reports,
+    replace_cleaned_features,
+)
+from gradewatch.storage.monitoring import (
+    read_drift_metrics,
+    read_performance,
+    replace_drift_metrics,
+    replace_performance,
+)
+from gradewatch.storage.predictions import load_latest_predictions, record_predictions
+from gradewatch.storage.registry import get_version, read_reference_profile
+from gradewatch.storage.semesters import semester_status
+
+log = logging.getLogger(__name__)
+
+CLEANING_PROFILE_KEY = "cleaning"  # the cleaning reference, stored in a version's profile
+MIN_IMPROVEMENT = 0.01  # a challenger must beat the champion's MAE by 1% to replace it
+
+
+# --- cleaning -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CleaningOutcome:
+    report: QualityReport
+    rows_written: int
+    reference: str  # where the imputation values came from
+
+    @property
+    def excluded_share(self) -> float:
+        return self.report.excluded / self.report.rows_in if self.report.rows_in else 0.0
+
+
+def champion_cleaning_reference(engine: Engine) -> tuple[CleaningReference | None, str]:
+    """The cleaning reference stored with the champion model, if there is one."""
+    record = champion(engine)
+    if record is None:
+        return None, "the semester itself (no model trained yet)"
+    profile = read_reference_profile(engine, record.version) or {}
+    stored = profile.get(CLEANING_PROFILE_KEY)
+    if stored is None:
+        return None, f"the semester itself (model {record.version} has no cleaning reference)"
+    return CleaningReference.from_dict(stored), f"the training data of model {record.version}"
+
+
+def clean_semester_rows(engine: Engine, period: Period) -> CleaningOutcome:
+    frame = load_semester_reports(engine, period.start, period.end)
+    reference, source = champion_cleaning_reference(engine)
+    result = clean_semester(frame, reference)
+    written = replace_cleaned_features(engine, period.start, period.end, result.frame)
+    log.info("cleaned semester %s: %d rows in, %d excluded, %d imputed", period.key,
+             result.report.rows_in, result.report.excluded, result.report.imputed,
+             extra={"semester": period.key})
+    return CleaningOutcome(result.report, written, source)
+
+
+def _usable_rows(engine: Engine, period: Period) -> pd.DataFrame:
+    cleaned = load_cleaned_features(engine, [(period.start, period.end)])
+    return cleaned.loc[~cleaned["excluded"]]
+
+
+# --- drift --------------------------------------------------------------------------------------
+
+
+@dataclass
+class DriftOutcome:
+    report: DriftReport | None
+    reference_version: str | None
+    reason: str = ""
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.report and self.report.dataset_drift)
+
+
+def measure_drift(engine: Engine, period: Period, config: DriftConfig | None = None) -> DriftOutcome:
+    """Drift of a semester's cleaned features against the champion's training profile."""
+    config = config or DriftConfig()
+    record = champion(engine)
+    if record is None:
+        replace_drift_metrics(engine, period, [], None)
+        return DriftOutcome(None, None, "no model trained yet: there is no reference to compare with")
+    profile = read_reference_profile(engine, record.version)
+    current = _usable_rows(engine, period)
+    if not profile or len(current) < config.min_rows:
+        replace_drift_metrics(engine, period, [], record.version)
+        reason = "no reference profile" if not profile else f"only {len(current)} usable rows"
+        return DriftOutcome(None, record.version, reason)
+    report = compare(profile, current, config)
+    replace_drift_metrics(engine, period, report.features, record.version)
+    log.info("drift for %s against %s: %s", period.key, record.version,
+             ", ".join(report.drifted_features) or "none", extra={"semester": period.key,
+                                                                 "model_version": record.version})
+    return DriftOutcome(report, record.version)
+
+
+# --- prediction ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PredictionOutcome:
+    model_version: str | None
+    predicted: int = 0
+    at_risk: int = 0
+    reason: str = ""
+
+
+def predict_semester(engine: Engine, period: Period, settings: Settings,
+                     loaded: LoadedModel | None = None) -> PredictionOutcome:
+    """Predict every usable student of ``period`` who has no final grade yet."""
+    loaded = loaded or load_champion(engine)
+    if loaded is None:
+        return PredictionOutcome(None, reason="no model yet: predictions start after the first "
+                                              "semester with final grades")
+    rows = _usable_rows(engine, period)
+    waiting = rows.loc[rows[schema.FINAL_GRADE].isna()].reset_index(drop=True)
+    if waiting.empty:
+        return PredictionOutcome(loaded.version, reason="every student already has a final grade")
+    predictions = loaded.predict(waiting, settings.pass_mark)
+    predictions[schema.USER_ID] = waiting[schema.USER_ID].to_numpy()
+    record_predictions(engine, period, predictions, loaded.version, utcnow())
+    at_risk = int(predictions["at_risk"].sum())
+    log.info("predicted %d students of %s with %s; %d at risk", len(predictions), period.key,
+             loaded.version, at_risk, extra={"semester": period.key, "model_version": loaded.version})
+    return PredictionOutcome(loaded.version, len(predictions), at_risk)
+
+
+# --- accuracy -----------------------------------------------------------------------------------
+
+
+@dataclass
+class PerformanceOutcome:
+    evaluation: Evaluation | None
+    model_version: str | None
+    within_tolerance: bool | None
+    grade_coverage: float
+    validation_mae: float | None = None
+    reason: str = ""
+
+
+def evaluate_semester(engine: Engine, period: Period, settings: Settings) -> PerformanceOutcome:
+    """Accuracy of the predictions made for ``period``, now that final grades are in."""
+    coverage = semester_status(engine, period).grade_coverage
+    frame = load_latest_predictions(engine, period)
+    graded = frame.loc[frame[schema.FINAL_GRADE].notna()]
+    if graded.empty:
+        return PerformanceOutcome(None, None, None, coverage,
+                                  reason="no student has both a prediction and a final grade")
+    version = str(graded["model_version"].mode().iloc[0])
+    evaluation = evaluate(frame.loc[frame["model_version"] == version], settings.pass_mark)
+    record = get_version(engine, version)
+    validation_mae = float(record.metrics["cv_mae"]) if record and "cv_mae" in record.metrics else None
+    within = (ToleranceRule.from_settings(settings).within(evaluation, validation_mae)
+              if validation_mae is not None else None)
+    replace_performance(engine, period, version, evaluation, within)
+    log.info("evaluated %s with %s: MAE %.2f on %d students (validation MAE %s)", period.key, version,
+             evaluation.overall.mae or float("nan"), evaluation.n_students, validation_mae,
+             extra={"semester": period.key, "model_version": version})
+    return PerformanceOutcome(evaluation, version, within, coverage, validation_mae)
+
+
+# --- training and promotion ---------------------------------------------------------------------
+
+
+def graded_history(engine: Engine) -> pd.DataFrame:
+    """Every usable cleaned row that has a final grade, over all semesters."""
+    cleaned = load_cleaned_features(engine)
+    return cleaned.loc[~cleaned["excluded"] & cleaned[schema.FINAL_GRADE].notna()].reset_index(drop=True)
+
+
+def semesters_of(frame: pd.DataFrame) -> list[Period]:
+    pairs = frame[[schema.START, schema.END]].drop_duplicates().itertuples(index=False)
+    return sorted(Period(start, end) for start, end in pairs)
+
+
+QUICK_SEARCH = SearchConfig(families=("ridge", "hist_gradient_boosting"), n_iter=1, cv=3)
+
+
+def search_config(settings: Settings) -> SearchConfig:
+    return QUICK_SEARCH if settings.training_profile == "quick" else SearchConfig()
+
+
+def train_candidate(frame: pd.DataFrame, config: SearchConfig, seed: int) -> TrainedModel:
+    trained = train_model(frame, config=config, seed=seed)
+    # Stored with the model so that later semesters are cleaned against its training data.
+    trained.reference_profile[CLEANING_PROFILE_KEY] = fit_reference(frame).to_dict()
+    return trained
+
+
+@dataclass
+class RetrainDecision:
+    action: str  # first_model | promoted | kept | not_needed | no_data
+    reason: str
+    champion_before: str | None = None
+    champion_after: str | None = None
+    challenger: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def _retraining_reasons(engine: Engine, newest: Period, champion_version: str) -> list[str]:
+    reasons = [f"drift in {row['feature']}" for row in read_drift_metrics(engine, newest) if row["drifted"]]
+    for row in read_performance(engine, newest):
+        if row["model_version"] == champion_version and row["within_tolerance"] is False:
+            reasons.append(f"accuracy below tolerance (MAE {row['mae']:.2f})")
+    return reasons
+
+
+def _mae(model: TrainedModel, frame: pd.DataFrame) -> float:
+    predicted = model.predict_grades(frame)
+    return float((frame[schema.FINAL_GRADE].to_numpy() - predicted).__abs__().mean())
+
+
+def retraining_decision(engine: Engine, settings: Settings, *, config: SearchConfig | None = None,
+                        seed: int = 0, force: bool = False) -> RetrainDecision:
+    """Train a challenger when drift or degraded accuracy call for it, and promote it only if
+    it beats the champion on the newest graded semester. Every decision is logged and alerted.
+    """
+    config = config or search_config(settings)
+    history = graded_history(engine)
+    if history.empty:
+        return _decided(RetrainDecision("no_data", "no graded semester yet"))
+    semesters = semesters_of(history)
+    current = champion(engine)
+    if current is None:
+        trained = train_candidate(history, config, seed)
+        version = register_model(engine, trained, semesters)
+        promote(engine, version)
+        return _decided(RetrainDecision(
+            "first_model", f"first model, trained on {len(semesters)} graded semester(s)",
+            None, version, version, {"cv_mae": trained.metrics["cv_mae"], "rows": len(history)}))
+    newest = semesters[-1]
+    reasons = _retraining_reasons(engine, newest, current.version)
+    if not reasons and not force:
+        return _decided(RetrainDecision(
+            "not_needed", f"no drift and accuracy within tolerance on {newest.key}",
+            current.version, current.version))
+    is_newest = (history[schema.START] == newest.start) & (history[schema.END] == newest.end)
+    holdout, earlier = history.loc[is_newest], history.loc[~is_newest]
+    loaded = load_champion(engine)
+    champion_mae = _mae(loaded.model, holdout) if loaded else float("inf")
+    if earlier.empty:  # a single graded semester: the challenger's out-of-fold error stands in
+        candidate = train_candidate(history, config, seed)
+        challenger_mae = float(candidate.metrics["cv_mae"])
+    else:
+        candidate = train_candidate(earlier, config, seed)
+        challenger_mae = _mae(candidate, holdout)
+    figures = {"newest_semester": newest.key, "champion_mae": round(champion_mae, 3),
+               "challenger_mae": round(challenger_mae, 3), "holdout_rows": len(holdout),
+               "triggers": reasons or ["forced"]}
+    if challenger_mae < champion_mae * (1 - MIN_IMPROVEMENT):
+        final = candidate if earlier.empty else train_candidate(history, config, seed)
+        version = register_model(engine, final, semesters)
+        promote(engine, version)
+        return _decided(RetrainDecision(
+            "promoted", f"challenger MAE {challenger_mae:.2f} beats champion MAE {champion_mae:.2f} "
+                        f"on {newest.key} ({'; '.join(figures['triggers'])})",
+            current.version, version, version, figures))
+    version = register_model(engine, candidate, semesters_of(earlier) or semesters)
+    return _decided(RetrainDecision(
+        "kept", f"challenger MAE {challenger_mae:.2f} does not beat champion MAE {champion_mae:.2f} "
+                f"on {newest.key} ({'; '.join(figures['triggers'])})",
+        current.version, current.version, version, figures))
+
+
+def _decided(decision: RetrainDecision) -> RetrainDecision:
+    context = {"model_version": decision.champion_after, "decision": decision.action,
+               **{k: v for k, v in decision.figures.items() if k != "triggers"}}
+    log.info("retraining decision: %s: %s", decision.action, decision.reason, extra=context)
+    if decision.action in ("first_model", "promoted"):
+        alert("model_promoted", "warning", f"model {decision.champion_after} is the new champion: "
+              f"{decision.reason}", semester=decision.figures.get("newest_semester"), **context)
+    elif decision.action == "kept":
+        alert("model_kept", "warning", f"champion {decision.champion_after} kept: {decision.reason}",
+              semester=decision.figures.get("newest_semester"), **context)
+    return decision

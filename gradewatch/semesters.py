@@ -1,0 +1,44 @@
+"""A semester (period) and its partition key ``<start>_<end>`` in ISO dates (SPEC section 6)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})")
+
+
+class PeriodError(ValueError):
+    """A semester that cannot exist; the message says what is wrong."""
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.start >= self.end:
+            raise PeriodError(
+                f"start_date_period ({self.start.isoformat()}) must be before "
+                f"end_date_period ({self.end.isoformat()}); were they swapped?"
+            )
+
+    @property
+    def key(self) -> str:
+        return f"{self.start.isoformat()}_{self.end.isoformat()}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Period:
+        """Parse ``2026-01-12_2026-06-30`` (anything after the second date is ignored)."""
+        match = _KEY.match(key)
+        if not match:
+            raise PeriodError(f"{key!r} does not start with <start>_<end> in ISO dates")
+        try:
+            return cls(date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2)))
+        except ValueError as exc:
+            raise PeriodError(f"{key!r} holds an impossible date: {exc}") from exc
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,118 @@
+"""Every setting GradeWatch reads from the environment, in one place (SPEC section 4).
+
+Nothing else in the code base reads ``os.environ`` for configuration: components receive a
+:class:`Settings` instance, which keeps tests free to build their own without patching globals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+# "full": the randomized model search of gradewatch.modeling; "quick": a small search for demos
+# and tests on a laptop (same code, fewer candidates).
+TRAINING_PROFILES = ("full", "quick")
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+def _default_database_url(base: Path) -> str:
+    return f"sqlite:///{(base / 'var' / 'gradewatch.db').as_posix()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    dagster_home: Path
+    pass_mark: float = 60.0
+    max_upload_mb: float = 100.0
+    logstash_host: str | None = None
+    logstash_port: int = 5959
+    log_level: str = "INFO"
+    alert_webhook_url: str | None = None
+    alert_dedup_minutes: float = 60.0
+    inbox_dir: Path | None = None
+    inbox_keep_originals: bool = False
+    grades_grace_days: int = 14
+    min_grade_coverage: float = 0.8
+    accuracy_tolerance: float = 1.25
+    training_profile: str = "full"
+    sensor_interval_seconds: int = 30
+    environment: str = "local"
+    secret_key: str | None = field(default=None, repr=False)
+    # The web pages' session cookie carries the Secure flag unless this is off (plain-http dev).
+    session_cookie_secure: bool = True
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, got {raw!r}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "0").strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"", "0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be 0 or 1, got {raw!r}")
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    return raw or None
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    base = Path.cwd() if base_dir is None else base_dir
+    level = env.get("GRADEWATCH_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise SettingsError(f"GRADEWATCH_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    inbox = _optional(env, "GRADEWATCH_INBOX_DIR")
+    profile = (_optional(env, "GRADEWATCH_TRAINING_PROFILE") or "full").lower()
+    if profile not in TRAINING_PROFILES:
+        raise SettingsError(f"GRADEWATCH_TRAINING_PROFILE must be one of {', '.join(TRAINING_PROFILES)}, "
+                            f"got {profile!r}")
+    return Settings(
+        database_url=_optional(env, "GRADEWATCH_DATABASE_URL") or _default_database_url(base),
+        dagster_home=Path(_optional(env, "DAGSTER_HOME") or base / "dagster_home").resolve(),
+        pass_mark=_number(env, "GRADEWATCH_PASS_MARK", 60.0, low=0, high=100),
+        max_upload_mb=_number(env, "GRADEWATCH_MAX_UPLOAD_MB", 100.0, low=0.001, high=10_000),
+        logstash_host=_optional(env, "LOGSTASH_HOST"),
+        logstash_port=int(_number(env, "LOGSTASH_PORT", 5959, low=1, high=65535)),
+        log_level=level,
+        alert_webhook_url=_optional(env, "GRADEWATCH_ALERT_WEBHOOK_URL"),
+        alert_dedup_minutes=_number(env, "GRADEWATCH_ALERT_DEDUP_MINUTES", 60.0, low=0, high=10**6),
+        inbox_dir=Path(inbox).resolve() if inbox else None,
+        inbox_keep_originals=_flag(env, "GRADEWATCH_INBOX_KEEP_ORIGINALS"),
+        grades_grace_days=int(_number(env, "GRADEWATCH_GRADES_GRACE_DAYS", 14, low=0, high=3650)),
+        min_grade_coverage=_number(env, "GRADEWATCH_MIN_GRADE_COVERAGE", 0.8, low=0, high=1),
+        accuracy_tolerance=_number(env, "GRADEWATCH_ACCURACY_TOLERANCE", 1.25, low=1, high=100),
+        training_profile=profile,
+        sensor_interval_seconds=int(_number(env, "GRADEWATCH_SENSOR_INTERVAL_SECONDS", 30, low=1, high=86_400)),
+        environment=_optional(env, "GRADEWATCH_ENVIRONMENT") or "local",
+        secret_key=_optional(env, "GRADEWATCH_SECRET_KEY"),
+        session_cookie_secure=(_flag(env, "GRADEWATCH_SESSION_COOKIE_SECURE")
+                               if env.get("GRADEWATCH_SESSION_COOKIE_SECURE", "").strip() else True),
+    )

@@ -1,0 +1,121 @@
+"""``drift_metrics`` and ``model_performance``: what the monitoring assets write per semester.
+
+Each write replaces what an earlier run wrote for the same semester (drift) or the same
+semester and model version (performance: the champion and a challenger can both be scored on
+one semester), in ONE transaction, so a re-run never leaves a mix of two runs.
+(``grade_predictions`` is written by storage/predictions.py.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gradewatch.drift import FeatureDrift
+from gradewatch.evaluation import METRICS, Evaluation
+from gradewatch.semesters import Period
+from gradewatch.storage.db import run_in_transaction, utcnow
+from gradewatch.storage.registry import json_safe
+from gradewatch.storage.tables import drift_metrics, model_performance
+
+
+def _finite(value: float | None) -> float | None:
+    return json_safe(value)
+
+
+def _in_period(table: sa.Table, period: Period) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.start_date_period == period.start, table.c.end_date_period == period.end)
+
+
+def replace_drift_metrics(
+    engine: Engine,
+    period: Period,
+    features: Sequence[FeatureDrift],
+    reference_version: str | None,
+    computed_at: datetime | None = None,
+) -> int:
+    """Store a semester's drift report (one row per feature); returns the number of rows."""
+    at = computed_at or utcnow()
+    rows = [
+        {
+            "start_date_period": period.start,
+            "end_date_period": period.end,
+            "reference_version": reference_version,
+            "feature": f.feature,
+            "method": f.method,
+            "statistic": _finite(f.statistic),
+            "p_value": _finite(f.p_value),
+            "psi": _finite(f.psi),
+            "threshold": _finite(f.threshold),
+            "drifted": bool(f.drifted),
+            "computed_at": at,
+        }
+        for f in features
+    ]
+
+    def work(conn: Connection) -> int:
+        conn.execute(drift_metrics.delete().where(_in_period(drift_metrics, period)))
+        if rows:
+            conn.execute(drift_metrics.insert(), rows)
+        return len(rows)
+
+    return run_in_transaction(engine, work)
+
+
+def read_drift_metrics(engine: Engine, period: Period) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        result = conn.execute(
+            sa.select(drift_metrics)
+            .where(_in_period(drift_metrics, period))
+            .order_by(drift_metrics.c.id)
+        )
+        return [dict(r._mapping) for r in result]
+
+
+def replace_performance(
+    engine: Engine,
+    period: Period,
+    model_version: str,
+    evaluation: Evaluation,
+    within_tolerance: bool | None,
+    evaluated_at: datetime | None = None,
+) -> None:
+    """Store the accuracy of ``model_version`` on ``period``, replacing an earlier evaluation."""
+    overall = evaluation.overall
+    row = {
+        "start_date_period": period.start,
+        "end_date_period": period.end,
+        "model_version": model_version,
+        "n_students": evaluation.n_students,
+        "grade_coverage": _finite(evaluation.grade_coverage),
+        **{name: _finite(getattr(overall, name)) for name in METRICS},
+        "by_gender": json_safe(evaluation.to_dict()["by_gender"]),
+        "max_gender_gap": json_safe(evaluation.max_gender_gap),
+        "within_tolerance": within_tolerance,
+        "evaluated_at": evaluated_at or utcnow(),
+    }
+
+    def work(conn: Connection) -> None:
+        conn.execute(
+            model_performance.delete().where(
+                _in_period(model_performance, period),
+                model_performance.c.model_version == model_version,
+            )
+        )
+        conn.execute(model_performance.insert().values(**row))
+
+    run_in_transaction(engine, work)
+
+
+def read_performance(engine: Engine, period: Period | None = None) -> list[dict[str, Any]]:
+    query = sa.select(model_performance).order_by(
+        model_performance.c.start_date_period, model_performance.c.id
+    )
+    if period is not None:
+        query = query.where(_in_period(model_performance, period))
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,380 @@
+"""``student_reports``: the bulk upsert of an upload, grade updates, and report reads.
+
+One upload is ONE transaction, merged with a single INSERT ... ON CONFLICT that locks rows in
+key order so that concurrent uploads to the same semester cannot deadlock one another.
+
+On PostgreSQL the rows travel as one array parameter per column (binary ``float8[]`` built
+straight from the numpy columns, the ids as one delimited text) and the merge reads them with
+``unnest``: no CSV is formatted, no temporary table is written. The first upload of a semester
+(no stored rows yet) skips the merge: a binary COPY, in key order and inside a savepoint,
+stores the rows straight into the table, at about half the cost of the speculative insertion
+of ON CONFLICT. If a concurrent upload stored rows of the same students meanwhile, the unique
+key refuses the COPY, the savepoint is rolled back and the ON CONFLICT merge runs instead.
+On SQLite the rows are staged in a temporary table by a bulk executemany.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import psycopg
+import sqlalchemy as sa
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from gradewatch import schema
+from gradewatch.semesters import Period
+from gradewatch.storage.db import is_postgres
+from gradewatch.storage.tables import grade_predictions, student_reports
+
+REPORT_VALUE_COLUMNS = (*schema.FEATURES, schema.FINAL_GRADE)
+_STAGE_COLUMNS = (schema.USER_ID, *REPORT_VALUE_COLUMNS)
+_SQL_TYPES = {
+    schema.USER_ID: "TEXT",
+    "gender": "TEXT",
+    "parental_support": "TEXT",
+    "extracurricular_activities_count": "INTEGER",
+}
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _create_stage(conn: Connection, name: str, columns: tuple[str, ...]) -> sa.Table:
+    column_sql = ", ".join(f"{c} {_SQL_TYPES.get(c, 'REAL')}" for c in columns)
+    # SQLite keeps temporary tables for the connection's life: start from an empty one
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({column_sql})")
+    table_columns = [sa.column(c) for c in columns]
+    return sa.table(name, *table_columns)
+
+
+def _stage_rows(conn: Connection, name: str, frame: pd.DataFrame, columns: tuple[str, ...]) -> sa.FromClause:
+    """The rows of ``frame`` as a FROM clause named ``name`` with ``columns``."""
+    if is_postgres(conn):
+        return _array_stage(conn, name, frame, columns)
+    stage = _create_stage(conn, name, columns)
+    data = _with_columns(frame, columns).loc[:, list(columns)]
+    records = data.astype(object).where(data.notna(), None).itertuples(index=False, name=None)
+    placeholders = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {name} VALUES ({placeholders})", list(records))
+    return stage
+
+
+class _Float8Array:
+    """A numpy float64 column sent as one binary ``float8[]`` parameter; NaN stands for NULL."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def __repr__(self) -> str:  # error messages and logs never carry the values
+        return f"<float8[] of {len(self.values)} values>"
+
+
+class _Float8ArrayDumper(Dumper):
+    format = Format.BINARY
+    oid = 1022  # float8[]
+
+    def dump(self, obj: _Float8Array) -> memoryview:
+        values = obj.values
+        if not len(values):
+            return memoryview(struct.pack("!iiI", 0, 0, 701))
+        # ndim, has-null flag, element oid (float8), dimension, lower bound; then one
+        # (length, big-endian value) pair per element, written in place: no copy of the column.
+        header = struct.pack("!iiIii", 1, 0, 701, len(values), 1)
+        buffer = np.empty(len(header) + 12 * len(values), dtype=np.uint8)
+        buffer[:len(header)] = np.frombuffer(header, dtype=np.uint8)
+        elements = buffer[len(header):].view([("length", ">i4"), ("value", ">f8")])
+        elements["length"] = 8
+        elements["value"] = values
+        return memoryview(buffer)
+
+
+_SEPARATOR = "\x1f"  # the ASCII unit separator; the reader refuses files that contain it
+_NAN = sa.literal_column("'NaN'::float8")
+
+
+def _float8_array(values: pd.Series) -> sa.BindParameter:
+    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+    return sa.bindparam(None, _Float8Array(numbers), type_=sa.types.NullType())
+
+
+def _text_array(values: pd.Series) -> sa.ColumnElement:
+    """A text column as an array expression: one delimited string when that is exact."""
+    items = values.tolist()
+    try:
+        joined = _SEPARATOR.join(items)
+    except TypeError:  # not all str: None, numbers
+        joined = None
+    if joined is not None and "" not in items and joined.count(_SEPARATOR) == len(items) - 1:
+        return sa.func.string_to_array(sa.bindparam(None, joined, type_=sa.Text),
+                                       sa.bindparam(None, _SEPARATOR, type_=sa.Text))
+    cells = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+             for v in items]
+    return sa.bindparam(None, cells, type_=postgresql.ARRAY(sa.Text))
+
+
+def _array_stage(conn: Connection, name: str, frame: pd.DataFrame, columns: tuple[str, ...]) -> sa.Subquery:
+    """``SELECT unnest(...), ...`` over one array parameter per column, typed like the table.
+
+    Numbers travel as float8 with NaN for NULL; a category column as float8 codes into the
+    array of its distinct values (code 0, out of range, reads as NULL).
+    """
+    conn.connection.driver_connection.adapters.register_dumper(_Float8Array, _Float8ArrayDumper)
+    arrays: list[sa.ColumnElement] = []
+    finish = []
+    for index, column in enumerate(columns):
+        label = f"c{index}"
+        kind = _SQL_TYPES.get(column)
+        values = (frame[column] if column in frame.columns  # a column the file did not carry: NULL
+                  else pd.Series(None, index=frame.index, dtype=object))
+        if column == schema.USER_ID:
+            arrays.append(_text_array(values))
+            finish.append(lambda c, column=column: c.label(column))
+        elif kind == "TEXT":
+            codes, uniques = pd.factorize(values, sort=False)
+            arrays.append(_float8_array(pd.Series(codes + 1)))
+            categories = sa.sql.elements.Grouping(  # parenthesised, so that it can be subscripted
+                sa.bindparam(None, [str(u) for u in uniques], type_=postgresql.ARRAY(sa.Text)))
+            finish.append(lambda c, categories=categories, column=column:
+                          categories[sa.cast(c, sa.Integer)].label(column))
+        else:
+            arrays.append(_float8_array(values))
+            sql_type = sa.Integer if kind == "INTEGER" else sa.Float
+            finish.append(lambda c, sql_type=sql_type, column=column:
+                          sa.cast(sa.func.nullif(c, _NAN), sql_type).label(column))
+        arrays[-1] = sa.func.unnest(arrays[-1]).label(label)
+    unnested = sa.select(*arrays).subquery(f"{name}_arrays")
+    return sa.select(*[f(unnested.c[f"c{i}"]) for i, f in enumerate(finish)]).subquery(name)
+
+
+def _dialect_insert(conn: Connection):
+    return postgresql.insert if is_postgres(conn) else sqlite.insert
+
+
+def upsert_reports(
+    conn: Connection, period: Period, frame: pd.DataFrame, now: datetime
+) -> MergeCounts:
+    """Insert or update one semester's rows; a row whose values are unchanged is not touched.
+
+    An empty ``final_grade`` never erases a grade already stored.
+    """
+    if frame.empty:
+        return MergeCounts()
+    if is_postgres(conn) and not _semester_has_rows(conn, period):
+        inserted = _copy_into_new_semester(conn, period, frame, now)
+        if inserted is not None:
+            return MergeCounts(inserted, 0, len(frame) - inserted)
+    stage = _stage_rows(conn, "stage_reports", frame, _STAGE_COLUMNS)
+    t = student_reports
+    # Key order: PostgreSQL's "C" collation is byte order, which sorts fastest; every upload
+    # uses the same order, which is all that deadlock avoidance needs.
+    key = stage.c.user_id.collate("C") if is_postgres(conn) else stage.c.user_id
+    select = (
+        sa.select(
+            stage.c.user_id,
+            sa.literal(period.start, sa.Date).label("start_date_period"),
+            sa.literal(period.end, sa.Date).label("end_date_period"),
+            *[stage.c[c] for c in REPORT_VALUE_COLUMNS],
+            sa.literal(now, t.c.created_at.type).label("created_at"),
+            sa.literal(now, t.c.updated_at.type).label("updated_at"),
+        )
+        .where(sa.true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+        .order_by(key)
+    )
+    insert = _dialect_insert(conn)(t).from_select(
+        ["user_id", "start_date_period", "end_date_period", *REPORT_VALUE_COLUMNS,
+         "created_at", "updated_at"],
+        select,
+    )
+    new_values = {c: insert.excluded[c] for c in schema.FEATURES}
+    new_values["final_grade"] = sa.func.coalesce(insert.excluded.final_grade, t.c.final_grade)
+    changed = sa.or_(*[t.c[c].is_distinct_from(v) for c, v in new_values.items()])
+    upsert = insert.on_conflict_do_update(
+        index_elements=["user_id", "start_date_period", "end_date_period"],
+        set_={**new_values, "updated_at": insert.excluded.updated_at},
+        where=changed,
+    )
+    staged = len(frame)
+    if is_postgres(conn):
+        # xmax = 0 marks a freshly inserted tuple; an updated one carries the updating xid.
+        returning = upsert.returning(sa.literal_column("(xmax = 0)").label("inserted")).cte("merged")
+        inserted, updated = conn.execute(
+            sa.select(
+                sa.func.count().filter(returning.c.inserted),
+                sa.func.count().filter(sa.not_(returning.c.inserted)),
+            )
+        ).one()
+        return MergeCounts(inserted, updated, staged - inserted - updated)
+    # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so counting first is exact.
+    key_match = sa.and_(
+        t.c.user_id == stage.c.user_id,
+        t.c.start_date_period == period.start,
+        t.c.end_date_period == period.end,
+    )
+    staged_changes = sa.or_(
+        *[t.c[c].is_distinct_from(stage.c[c]) for c in schema.FEATURES],
+        t.c.final_grade.is_distinct_from(sa.func.coalesce(stage.c.final_grade, t.c.final_grade)),
+    )
+    existing, updated = conn.execute(
+        sa.select(sa.func.count(), sa.func.count().filter(staged_changes))
+        .select_from(stage.join(t, key_match))
+    ).one()
+    conn.execute(upsert)
+    return MergeCounts(staged - existing, updated, existing - updated)
+
+
+def _semester_has_rows(conn: Connection, period: Period) -> bool:
+    return conn.execute(sa.select(sa.exists().where(semester_filter(period)))).scalar_one()
+
+
+_CONCURRENT_WRITE = {"23505", "40P01"}  # unique violation, deadlock detected
+
+
+_COPY_TYPES = {"user_id": "text", "start_date_period": "date", "end_date_period": "date",
+               "extracurricular_activities_count": "int4", "gender": "text", "parental_support": "text",
+               "created_at": "timestamptz", "updated_at": "timestamptz"}
+
+
+def _copy_into_new_semester(conn: Connection, period: Period, frame: pd.DataFrame,
+                            now: datetime) -> int | None:
+    """A binary COPY straight into a semester that had no rows; None when rows of it appeared.
+
+    COPY inserts in batches, about a quarter cheaper than INSERT ... SELECT, and the server
+    stores while this process is still writing rows. The rows go in key order, like the
+    merge's: consecutive index entries, and the same lock order for every upload. Another
+    upload may store rows of the same students between the check and the COPY; the unique key
+    then refuses the COPY (or PostgreSQL breaks a deadlock), the savepoint undoes it, and the
+    caller merges with ON CONFLICT instead, which is always correct.
+    """
+    values = {c: _python_values(frame[c]) if c in frame.columns else [None] * len(frame)
+              for c in (schema.USER_ID, *REPORT_VALUE_COLUMNS)}
+    ids = values[schema.USER_ID]
+    if not all(map(operator.le, ids, itertools.islice(ids, 1, None))):
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        values = {c: [v[i] for i in order] for c, v in values.items()}
+        ids = values[schema.USER_ID]
+    columns = [schema.USER_ID, "start_date_period", "end_date_period", *REPORT_VALUE_COLUMNS,
+               "created_at", "updated_at"]
+    rows = zip(ids, itertools.repeat(period.start), itertools.repeat(period.end),
+               *[values[c] for c in REPORT_VALUE_COLUMNS], itertools.repeat(now), itertools.repeat(now))
+    driver = conn.connection.driver_connection
+    try:
+        with conn.begin_nested(), driver.cursor() as cursor, cursor.copy(
+            f"COPY {student_reports.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types([_COPY_TYPES.get(c, "float8") for c in columns])
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        if exc.sqlstate not in _CONCURRENT_WRITE:
+            raise
+        return None
+    return len(ids)
+
+
+def _python_values(column: pd.Series) -> list[object]:
+    """A column as Python values for COPY, None for every kind of missing value."""
+    return column.astype(object).where(column.notna(), None).tolist()
+
+
+def update_final_grades(
+    conn: Connection, period: Period, frame: pd.DataFrame, now: datetime
+) -> tuple[MergeCounts, list[int]]:
+    """Set the final grades of students already stored for ``period``.
+
+    Returns the counts and the spreadsheet row numbers whose user_id is not in the semester.
+    """
+    if frame.empty:
+        return MergeCounts(), []
+    stage = _stage_rows(conn, "stage_grades", frame, ("row", schema.USER_ID, schema.FINAL_GRADE))
+    t = student_reports
+    key_match = sa.and_(
+        t.c.user_id == stage.c.user_id,
+        t.c.start_date_period == period.start,
+        t.c.end_date_period == period.end,
+    )
+    unknown = conn.execute(
+        sa.select(stage.c.row).select_from(stage.outerjoin(t, key_match)).where(t.c.id.is_(None))
+    ).scalars().all()
+    result = conn.execute(
+        t.update()
+        .values(final_grade=stage.c.final_grade, updated_at=now)
+        .where(key_match, t.c.final_grade.is_distinct_from(stage.c.final_grade))
+    )
+    updated = result.rowcount
+    return MergeCounts(0, updated, len(frame) - len(unknown) - updated), sorted(int(r) for r in unknown)
+
+
+def _with_columns(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``frame`` with every one of ``columns``; a column the file did not carry is all NULL."""
+    missing = [c for c in columns if c not in frame.columns]
+    return frame.assign(**{c: None for c in missing}) if missing else frame
+
+
+def semester_filter(period: Period) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        student_reports.c.start_date_period == period.start,
+        student_reports.c.end_date_period == period.end,
+    )
+
+
+def count_rows(engine: Engine, period: Period | None = None) -> int:
+    query = sa.select(sa.func.count()).select_from(student_reports)
+    if period is not None:
+        query = query.where(semester_filter(period))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+REPORT_EXTRA_COLUMNS = (
+    "interval_lower", "interval_upper", "probability_below_pass", "at_risk", "model_version",
+)
+
+
+def _report_query(period: Period) -> sa.Select:
+    t, p = student_reports, grade_predictions
+    join = sa.and_(
+        p.c.user_id == t.c.user_id,
+        p.c.start_date_period == t.c.start_date_period,
+        p.c.end_date_period == t.c.end_date_period,
+        p.c.predicted_at == t.c.prediction_report_date,
+    )
+    return (
+        sa.select(*[t.c[c] for c in schema.REPORT_COLUMNS], *[p.c[c] for c in REPORT_EXTRA_COLUMNS])
+        .select_from(t.outerjoin(p, join))
+        .where(semester_filter(period), t.c.prediction_final_grade.is_not(None), t.c.final_grade.is_(None))
+    )
+
+
+def report_ready(engine: Engine, period: Period) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(_report_query(period).exists())).scalar_one()
+
+
+def iter_report(engine: Engine, period: Period, batch_size: int = 5_000) -> Iterator[dict[str, object]]:
+    """The semester's predicted, not yet graded rows, riskiest first, streamed in batches."""
+    t = student_reports
+    query = _report_query(period).order_by(
+        grade_predictions.c.probability_below_pass.desc().nulls_last(),
+        t.c.prediction_final_grade.asc(),
+        t.c.user_id,
+    )
+    with engine.connect().execution_options(stream_results=True, yield_per=batch_size) as conn:
+        for row in conn.execute(query):
+            yield row._asdict()

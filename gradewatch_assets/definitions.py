@@ -1,0 +1,39 @@
+"""The GradeWatch code location: ``dagster dev -m gradewatch_assets.definitions``."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from gradewatch_assets.assets.model import trained_model, training_set
+from gradewatch_assets.assets.semester import (
+    cleaned_features,
+    drift_metrics,
+    grade_predictions,
+    model_performance,
+    student_reports,
+)
+from gradewatch_assets.jobs import evaluation_job, semester_job
+from gradewatch_assets.resources import GradewatchResource
+from gradewatch_assets.schedules import biweekly_predictions, end_of_semester
+from gradewatch_assets.sensors import (
+    csv_inbox_sensor,
+    final_grades_sensor,
+    run_failure_alert_sensor,
+    semester_sensor,
+)
+
+ASSETS = [student_reports, cleaned_features, drift_metrics, grade_predictions, model_performance,
+          training_set, trained_model]
+
+
+def build_definitions(gradewatch: GradewatchResource | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=ASSETS,
+        jobs=[semester_job, evaluation_job],
+        sensors=[semester_sensor, final_grades_sensor, run_failure_alert_sensor, csv_inbox_sensor],
+        schedules=[biweekly_predictions, end_of_semester],
+        resources={"gradewatch": gradewatch or GradewatchResource()},
+    )
+
+
+defs = build_definitions()

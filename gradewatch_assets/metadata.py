@@ -1,0 +1,39 @@
+"""Markdown and metadata renderings shown in the Dagster UI."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from gradewatch.drift import DriftReport
+from gradewatch.pipeline import PerformanceOutcome
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def drift_table(report: DriftReport) -> str:
+    lines = ["| feature | method | effect | p-value | PSI | band | drifted |", "|---|---|---|---|---|---|---|"]
+    for f in report.features:
+        lines.append(f"| {f.feature} | {f.method} | {_fmt(f.statistic)} | {_fmt(f.p_value, 4)} | "
+                     f"{_fmt(f.psi)} | {f.psi_band or ''} | {'**yes**' if f.drifted else 'no'} |")
+    return "\n".join(lines)
+
+
+def evaluation_metadata(outcome: PerformanceOutcome) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "model_version": str(outcome.model_version),
+        "grade_coverage": dg.MetadataValue.float(round(outcome.grade_coverage, 4)),
+        "within_tolerance": str(outcome.within_tolerance),
+    }
+    if outcome.evaluation is None:
+        metadata["note"] = outcome.reason
+        return metadata
+    overall = outcome.evaluation.overall
+    for name in ("mae", "rmse", "r2", "interval_coverage", "at_risk_precision", "at_risk_recall", "at_risk_f1"):
+        value = getattr(overall, name, None)
+        if value is not None:
+            metadata[name] = dg.MetadataValue.float(round(float(value), 4))
+    metadata["students_evaluated"] = outcome.evaluation.n_students
+    metadata["max_gender_gap"] = dg.MetadataValue.json(outcome.evaluation.max_gender_gap)
+    return metadata

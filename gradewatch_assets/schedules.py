@@ -1,0 +1,53 @@
+"""Schedules: the biweekly prediction refresh and the end-of-semester evaluation."""
+
+
+from datetime import timedelta
+
+import dagster as dg
+
+from gradewatch.alerts import alert
+from gradewatch.storage.semesters import semester_statuses
+from gradewatch_assets.jobs import evaluation_job, semester_job
+from gradewatch_assets.partitions import SEMESTER_TAG, TRAINING_TAG
+from gradewatch_assets.resources import GradewatchResource
+
+
+@dg.schedule(cron_schedule="0 6 1,15 * *", job=semester_job, default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Twice a month, refresh the predictions of every semester still running.")
+def biweekly_predictions(context: dg.ScheduleEvaluationContext, gradewatch: GradewatchResource):
+    today = context.scheduled_execution_time.date()
+    for status in semester_statuses(gradewatch.engine()):
+        if status.is_open and status.period.end >= today:
+            key = status.period.key
+            yield dg.RunRequest(partition_key=key, run_key=f"biweekly:{key}:{today.isoformat()}",
+                                tags={SEMESTER_TAG: key, "gradewatch/reason": "biweekly refresh"})
+
+
+def _already_requested(context: dg.ScheduleEvaluationContext, run_key: str) -> bool:
+    runs = context.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1)
+    return bool(runs)
+
+
+@dg.schedule(cron_schedule="0 7 * * *", job=evaluation_job, default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Daily: evaluate semesters past their end date plus GRADEWATCH_GRADES_GRACE_DAYS "
+                         "with the grades that are in; alert final_grades_missing below "
+                         "GRADEWATCH_MIN_GRADE_COVERAGE.")
+def end_of_semester(context: dg.ScheduleEvaluationContext, gradewatch: GradewatchResource):
+    settings = gradewatch.settings()
+    gradewatch.setup_for_execution(None)
+    today = context.scheduled_execution_time.date()
+    for status in semester_statuses(gradewatch.engine()):
+        key = status.period.key
+        if status.period.end + timedelta(days=settings.grades_grace_days) > today:
+            continue
+        run_key = f"end_of_semester:{key}:{status.grades_version}"
+        if _already_requested(context, run_key):
+            continue  # evaluated already with these very grades
+        if status.grade_coverage < settings.min_grade_coverage:
+            alert("final_grades_missing", "warning",
+                  f"{key} ended {status.period.end.isoformat()}; only {status.grade_coverage:.0%} of "
+                  f"its {status.rows} students have a final grade (expected at least "
+                  f"{settings.min_grade_coverage:.0%})", semester=key, coverage=status.grade_coverage)
+        yield dg.RunRequest(partition_key=key, run_key=run_key,
+                            tags={SEMESTER_TAG: key, TRAINING_TAG: "evaluation",
+                                  "gradewatch/reason": f"end of semester, coverage {status.grade_coverage:.0%}"})

@@ -1,0 +1,88 @@
+"""``gradewatch up`` as a person runs it: everything starts, Ctrl-C stops everything, and a
+service that dies takes the others down instead of leaving them half-running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.server import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _session_processes(sid: int) -> list[str]:
+    """Live processes of the session; a <defunct> one has already exited and only awaits its reaper
+    (in a container without an init that reaps, orphans stay that way)."""
+    listing = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "-s", str(sid)], capture_output=True, text=True,
+                             check=False).stdout
+    return [line.strip() for line in listing.splitlines() if line.strip() and "<defunct>" not in line]
+
+
+def _wait_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"{url} did not answer within {timeout}s\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _start(tmp_path: Path) -> tuple[subprocess.Popen, int, int, Path]:
+    port, dagster_port = free_port(), free_port()
+    env = {**os.environ, "GRADEWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'g.db'}",
+           "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gradewatch", "up", "--port", str(port), "--dagster-port", str(dagster_port)],
+            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, port, dagster_port, log
+
+
+def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    process, port, dagster_port, log = _start(tmp_path)
+    try:
+        _wait_up(f"http://127.0.0.1:{port}/health", process, log)
+        _wait_up(f"http://127.0.0.1:{dagster_port}/server_info", process, log)
+        text = log.read_text()
+        assert f"http://127.0.0.1:{port}/" in text and f"http://127.0.0.1:{dagster_port}/" in text
+        token = text.split("token ('up-", 1)[1].splitlines()[1].strip()
+        assert token.startswith("gw_")
+        deadline = time.monotonic() + 60  # the daemon may still be starting when the UIs answer
+        while not any("dagster-daemon" in p for p in _session_processes(process.pid)):
+            assert time.monotonic() < deadline, _session_processes(process.pid)
+            time.sleep(1)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        assert process.wait(timeout=60) == 0
+        time.sleep(1)
+        assert _session_processes(process.pid) == []
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_dead_service_stops_the_others(tmp_path: Path) -> None:
+    process, port, _dagster_port, log = _start(tmp_path)
+    try:
+        _wait_up(f"http://127.0.0.1:{port}/health", process, log)
+        web = [p for p in _session_processes(process.pid) if "gradewatch serve" in p]
+        os.kill(int(web[0].split()[0]), signal.SIGKILL)
+        assert process.wait(timeout=60) == 1
+        assert "the web app stopped" in log.read_text()
+        time.sleep(1)
+        assert _session_processes(process.pid) == []
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)

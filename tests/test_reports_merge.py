@@ -1,0 +1,159 @@
+"""The bulk merge of ``student_reports`` on both backends, including PostgreSQL's fast paths.
+
+On PostgreSQL the rows travel as array parameters, and the first upload of a semester is a
+binary COPY in a savepoint that falls back to the ON CONFLICT merge when rows of the same
+students appeared meanwhile. Every path must store exactly what the other paths store.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from gradewatch.semesters import Period
+from gradewatch.storage import reports
+from gradewatch.storage.db import is_postgres, run_in_transaction
+from gradewatch.storage.reports import MergeCounts, update_final_grades, upsert_reports
+from gradewatch.storage.tables import student_reports
+
+PERIOD = Period(date(2026, 1, 12), date(2026, 6, 30))
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+VALUE_COLUMNS = ("gender", "attendance_rate", "study_hours_per_week", "previous_grade",
+                 "extracurricular_activities_count", "parental_support", "final_grade")
+
+
+def awkward_frame() -> pd.DataFrame:
+    """Values that a CSV round trip or an array parameter could get wrong."""
+    return pd.DataFrame({
+        "row": np.arange(2, 8, dtype=np.int64),
+        "user_id": ["b", "a", "é-1", "x y", "0042", "z\u00a0z"],
+        "gender": ["female", None, "male", "other", "femal", None],
+        "attendance_rate": [90.5, np.nan, 0.1 + 0.2, 1e-300, 100.0, -0.0],
+        "study_hours_per_week": [5.0, 6.0, np.nan, 7.25, 1 / 3, 0.0],
+        "previous_grade": [70.0, 71.0, 72.0, np.nan, 73.0, 74.0],
+        "extracurricular_activities_count": pd.array([1, None, 3, 0, 50, None], dtype="Int64"),
+        "parental_support": ["low", "high", None, "medium", "low", "strong support"],
+    })
+
+
+def stored(engine) -> dict[str, dict[str, object]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(student_reports).order_by(student_reports.c.user_id)).mappings().all()
+    return {r["user_id"]: {c: r[c] for c in VALUE_COLUMNS} for r in rows}
+
+
+def merge(engine, frame: pd.DataFrame) -> MergeCounts:
+    return run_in_transaction(engine, lambda conn: upsert_reports(conn, PERIOD, frame, NOW))
+
+
+def same_values(left: dict, right: dict) -> bool:
+    def norm(v):
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+    return {k: {c: norm(v) for c, v in r.items()} for k, r in left.items()} == \
+           {k: {c: norm(v) for c, v in r.items()} for k, r in right.items()}
+
+
+def test_values_are_stored_exactly(engine) -> None:
+    frame = awkward_frame()
+    assert merge(engine, frame) == MergeCounts(6, 0, 0)
+    rows = stored(engine)
+    expected = frame.set_index("user_id")
+    for user_id, values in rows.items():
+        for column in VALUE_COLUMNS:
+            want = expected.loc[user_id, column] if column in expected.columns else None
+            got = values[column]
+            if want is None or want is pd.NA or (isinstance(want, float) and math.isnan(want)):
+                assert got is None, (user_id, column)
+            elif isinstance(want, float):
+                assert got == want, (user_id, column)  # bit-exact: no text round trip
+            else:
+                assert got == want, (user_id, column)
+    assert merge(engine, frame) == MergeCounts(0, 0, 6)  # idempotent
+
+
+def test_ids_that_cannot_travel_as_one_delimited_string(engine) -> None:
+    """An empty id or one with the separator goes as a text array, with the same result."""
+    frame = awkward_frame().head(3).assign(user_id=["a\x1fb", "", "c"])
+    assert merge(engine, frame).inserted == 3
+    assert set(stored(engine)) == {"a\x1fb", "", "c"}
+
+
+def test_updates_count_and_keep_grades(engine) -> None:
+    frame = awkward_frame().assign(final_grade=[50.0, None, 60.0, None, None, 70.0])
+    merge(engine, frame)
+    changed = awkward_frame()  # no final_grade column: stored grades stay
+    changed.loc[0, "attendance_rate"] = 10.0
+    assert merge(engine, changed) == MergeCounts(0, 1, 5)
+    rows = stored(engine)
+    assert rows["b"]["attendance_rate"] == 10.0
+    assert rows["b"]["final_grade"] == 50.0 and rows["z\u00a0z"]["final_grade"] == 70.0
+
+
+def test_final_grades_of_known_and_unknown_students(engine) -> None:
+    merge(engine, awkward_frame())
+    grades = pd.DataFrame({"row": [2, 3, 4], "user_id": ["a", "nobody", "b"], "final_grade": [55.5, 60.0, None]})
+    counts, unknown = run_in_transaction(engine, lambda conn: update_final_grades(conn, PERIOD, grades, NOW))
+    assert unknown == [3]
+    assert counts == MergeCounts(0, 1, 1)
+    assert stored(engine)["a"]["final_grade"] == 55.5
+
+
+@pytest.mark.parametrize("existing", [0, 3])
+def test_new_semester_insert_falls_back_when_rows_appeared_meanwhile(engine, monkeypatch, existing) -> None:
+    """The COPY meets rows committed after its check: it is undone, ON CONFLICT merges."""
+    if not is_postgres(engine):
+        pytest.skip("the COPY fast path is PostgreSQL's")
+    frame = awkward_frame()
+    reference_counts = merge(engine, frame.head(existing)) if existing else None
+    changed = frame.assign(previous_grade=frame["previous_grade"] + 1)
+    calls: list[int | None] = []
+    original = reports._copy_into_new_semester
+    monkeypatch.setattr(reports, "_semester_has_rows", lambda conn, period: False)  # a stale check
+    monkeypatch.setattr(reports, "_copy_into_new_semester",
+                        lambda *args: calls.append(result := original(*args)) or result)
+    counts = merge(engine, changed)
+    assert calls == [None if existing else len(frame)]
+    assert counts == MergeCounts(len(frame) - existing, existing, 0), reference_counts
+    rows = stored(engine)
+    assert len(rows) == len(frame)
+    assert all(rows[u]["previous_grade"] == v for u, v in zip(changed["user_id"], changed["previous_grade"],
+                                                                strict=True) if not math.isnan(v))
+
+
+def test_fast_path_and_merge_store_the_same(engine, monkeypatch, database_url) -> None:
+    frame = awkward_frame()
+    merge(engine, frame)
+    fast = stored(engine)
+    with engine.begin() as conn:
+        conn.execute(student_reports.delete())
+    monkeypatch.setattr(reports, "_semester_has_rows", lambda conn, period: True)  # always ON CONFLICT
+    assert merge(engine, frame) == MergeCounts(6, 0, 0)
+    assert same_values(stored(engine), fast)
+
+
+def test_concurrent_first_uploads_of_a_semester(engine) -> None:
+    """Two first uploads race: the second COPY waits for the first, is refused, and merges."""
+    if not is_postgres(engine):
+        pytest.skip("the COPY fast path is PostgreSQL's")
+    frame = awkward_frame()
+    changed = frame.assign(previous_grade=frame["previous_grade"] + 1)
+    with engine.connect() as first:
+        transaction = first.begin()
+        assert upsert_reports(first, PERIOD, frame.head(3), NOW) == MergeCounts(3, 0, 0)  # not committed
+        with ThreadPoolExecutor(1) as pool:
+            second = pool.submit(merge, engine, changed)
+            time.sleep(0.5)
+            assert not second.done()  # the COPY waits on the first upload's rows
+            transaction.commit()
+            assert second.result(timeout=30) == MergeCounts(3, 3, 0)
+    rows = stored(engine)
+    assert len(rows) == len(frame)
+    assert all(rows[u]["previous_grade"] == v for u, v in zip(changed["user_id"], changed["previous_grade"],
+                                                                strict=True) if not math.isnan(v))
