@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from gradewatch.semesters import Period
 from gradewatch.storage import reports
-from gradewatch.storage.db import is_postgres, run_in_transaction
+from gradewatch.storage.db import run_in_transaction
 from gradewatch.storage.reports import MergeCounts, update_final_grades, upsert_reports
 from gradewatch.storage.tables import student_reports
 
@@ -105,11 +105,13 @@ def test_final_grades_of_known_and_unknown_students(engine) -> None:
     assert stored(engine)["a"]["final_grade"] == 55.5
 
 
+POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # its COPY fast path
+
+
+@POSTGRES_ONLY
 @pytest.mark.parametrize("existing", [0, 3])
 def test_new_semester_insert_falls_back_when_rows_appeared_meanwhile(engine, monkeypatch, existing) -> None:
     """The COPY meets rows committed after its check: it is undone, ON CONFLICT merges."""
-    if not is_postgres(engine):
-        pytest.skip("the COPY fast path is PostgreSQL's")
     frame = awkward_frame()
     reference_counts = merge(engine, frame.head(existing)) if existing else None
     changed = frame.assign(previous_grade=frame["previous_grade"] + 1)
@@ -138,10 +140,9 @@ def test_fast_path_and_merge_store_the_same(engine, monkeypatch, database_url) -
     assert same_values(stored(engine), fast)
 
 
+@POSTGRES_ONLY
 def test_concurrent_first_uploads_of_a_semester(engine) -> None:
     """Two first uploads race: the second COPY waits for the first, is refused, and merges."""
-    if not is_postgres(engine):
-        pytest.skip("the COPY fast path is PostgreSQL's")
     frame = awkward_frame()
     changed = frame.assign(previous_grade=frame["previous_grade"] + 1)
     with engine.connect() as first:
