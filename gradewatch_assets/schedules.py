@@ -43,7 +43,10 @@ def end_of_semester(context: dg.ScheduleEvaluationContext, gradewatch: Gradewatc
         run_key = f"end_of_semester:{key}:{status.grades_version}"
         if _already_requested(context, run_key):
             continue  # evaluated already with these very grades
-        if status.grade_coverage < settings.min_grade_coverage:
+        complete = status.grade_coverage >= settings.min_grade_coverage
+        if complete and _already_requested(context, f"grades:{key}:{status.grades_version}"):
+            continue  # final_grades_sensor evaluated these very grades, and nothing is missing
+        if not complete:  # the run at the deadline records the coverage beside the alert
             alert("final_grades_missing", "warning",
                   f"{key} ended {status.period.end.isoformat()}; only {status.grade_coverage:.0%} of "
                   f"its {status.rows} students have a final grade (expected at least "

@@ -188,6 +188,27 @@ def _end_of_semester_tick(instance, resources, today):
         return list(end_of_semester(context))
 
 
+def test_grades_already_evaluated_by_the_sensor_are_not_evaluated_again(engine, instance, resources) -> None:
+    frame = semester_frame(S1, 40)
+    upload(engine, S1, frame, grades=False)
+    from tests.support.semesters import upload_grades
+
+    upload_grades(engine, S1, frame)
+    instance.add_dynamic_partitions("semester", [S1.key])
+    from gradewatch_assets.definitions import build_definitions
+
+    before = _end_of_semester_tick(instance, resources, S1.end + timedelta(days=15))
+    assert [r.partition_key for r in before] == [S1.key]  # not evaluated yet: the deadline runs it
+    with engine.connect() as conn:  # every grade is in: nothing is missing
+        assert conn.execute(sa.select(alerts.c.kind)).all() == []
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        (request,) = final_grades_sensor(context).run_requests
+    job = build_definitions(resources["gradewatch"]).resolve_job_def("evaluation_job")
+    assert job.execute_in_process(partition_key=S1.key, instance=instance,
+                                  tags={**request.tags, "dagster/run_key": request.run_key}).success
+    assert _end_of_semester_tick(instance, resources, S1.end + timedelta(days=15)) == []
+
+
 def test_past_end_and_grace_with_half_the_grades(engine, instance, resources, caplog) -> None:
     frame = semester_frame(S1, 40)
     upload(engine, S1, frame, grades=False)

@@ -57,14 +57,15 @@ def test_report_lists_ungraded_students_riskiest_first(client, engine, upload_to
 
 
 def test_report_cells_cannot_run_formulas(client, engine, upload_token) -> None:
-    rows = student_rows(2)
-    rows[0]["user_id"] = "=HYPERLINK(\"http://x\",\"y\")"
-    rows[1]["user_id"] = "@SUM(A1)"
+    formulas = ["=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)", "+1+cmd|' /C calc'!A0", "-2+3"]
+    rows = student_rows(len(formulas))
+    for row, formula in zip(rows, formulas, strict=True):
+        row["user_id"] = formula
     upload(client, upload_token, to_csv(rows))
-    predict_all(engine, [r["user_id"] for r in rows], [50, 60])
+    predict_all(engine, formulas, [40, 50, 60, 70])  # riskiest first: the report keeps this order
     text = get_report(client, upload_token).get_data(as_text=True)
     ids = [r["user_id"] for r in csv.DictReader(io.StringIO(text))]
-    assert ids == ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(A1)"]
+    assert ids == ["'" + formula for formula in formulas]
 
 
 def test_report_needs_report_scope_and_valid_dates(client, engine, upload_token) -> None:

@@ -93,6 +93,7 @@ def test_report_scope_cannot_upload(client, engine, report_token) -> None:
     assert response.status_code == 403
     assert "upload" in response.json["error"]
     assert count(engine) == 0
+    assert count(engine, uploads) == 0
 
 
 def test_partial_failure_keeps_the_good_rows(client, engine, upload_token) -> None:
