@@ -102,3 +102,32 @@ def test_biweekly_schedule_refreshes_open_semesters_only(engine, instance, resou
                                    scheduled_execution_time=when) as context:
         requests = list(biweekly_predictions(context))
     assert [r.partition_key for r in requests] == [S2.key]
+
+
+def test_a_failed_run_raises_a_run_failed_alert(engine, instance, resources) -> None:
+    import sqlalchemy as sa
+
+    from gradewatch.storage.tables import alerts
+    from gradewatch_assets.sensors import run_failure_alert_sensor
+
+    @dg.op
+    def store_predictions() -> None:
+        raise RuntimeError("the database went away")
+
+    @dg.job
+    def broken_job() -> None:
+        store_predictions()
+
+    result = broken_job.execute_in_process(instance=instance, raise_on_error=False,
+                                           tags={"dagster/partition": S1.key})
+    assert not result.success
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(), resources=resources,
+    ).for_run_failure()
+    run_failure_alert_sensor(context)
+    with engine.connect() as conn:
+        (row,) = conn.execute(sa.select(alerts.c.kind, alerts.c.severity, alerts.c.semester,
+                                        alerts.c.message)).all()
+    assert row.kind == "run_failed" and row.severity == "error" and row.semester == S1.key
+    assert "broken_job failed" in row.message and result.dagster_run.run_id[:8] in row.message
