@@ -213,3 +213,32 @@ def test_absurd_counts_are_row_errors_not_server_errors(client, engine, upload_t
     (error,) = response.json["errors"]
     assert (error["row"], error["column"]) == (3, "extracurricular_activities_count")
     assert "plausible count" in error["message"]
+
+
+@pytest.mark.parametrize("first_upload", [True, False])
+def test_a_crash_after_the_rows_are_written_leaves_nothing_half_done(engine, monkeypatch, first_upload) -> None:
+    """The audit row is the last write of the upload's transaction: failing there (a crash, a
+    lost connection) must undo the rows already written, on the COPY path and the merge path."""
+    from gradewatch import ingest
+
+    period = ingest.parse_period(PERIOD["start_date_period"], PERIOD["end_date_period"])
+    rows = student_rows(50)
+    if not first_upload:
+        ingest.ingest_csv(engine, to_csv(rows), period, source="test")
+    before = _snapshot(engine)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the server went down")
+
+    monkeypatch.setattr(ingest, "record_upload", crash)
+    changed = [{**row, "attendance_rate": 1.0} for row in student_rows(80)]
+    with pytest.raises(RuntimeError):
+        ingest.ingest_csv(engine, to_csv(changed), period, source="test")
+    assert _snapshot(engine) == before
+    assert count(engine, uploads) == (0 if first_upload else 1)
+
+
+def _snapshot(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(student_reports.c.user_id, student_reports.c.attendance_rate)
+                            .order_by(student_reports.c.user_id)).all()
