@@ -166,13 +166,21 @@ def test_crash_between_ingest_and_deletion_loses_nothing_and_ingests_once(engine
     assert not path.exists()
 
 
-def test_keep_originals_keeps_them_in_processed(engine, inbox, monkeypatch) -> None:
-    monkeypatch.setenv("GRADEWATCH_INBOX_KEEP_ORIGINALS", "1")
+@pytest.mark.parametrize("keep", ["1", "0"])
+def test_keep_originals_setting_decides_through_the_sensor(engine, inbox, instance, resources, monkeypatch,
+                                                           keep) -> None:
+    monkeypatch.setenv("GRADEWATCH_INBOX_KEEP_ORIGINALS", keep)
     (inbox / f"{S1.key}.csv").write_bytes(export())
-    snapshot = scan_inbox(engine, inbox, {}).snapshot
-    scan_inbox(engine, inbox, snapshot, keep_originals=True)
-    kept = [p for p in (inbox / "processed").iterdir() if p.name.endswith(f"{S1.key}.csv")]
-    assert len(kept) == 1 and kept[0].read_bytes() == export()
+    sensor = Sensor(csv_inbox_sensor, instance, resources)
+    sensor.tick()  # first look: the file must stay the same until the next one
+    sensor.tick()
+    assert stored(engine) == 30
+    processed = inbox / "processed"
+    kept = [p for p in processed.iterdir() if p.name.endswith(f"{S1.key}.csv")] if processed.is_dir() else []
+    if keep == "1":
+        assert len(kept) == 1 and kept[0].read_bytes() == export()
+    else:
+        assert kept == [] and not (inbox / f"{S1.key}.csv").exists()
 
 
 def test_no_inbox_configured_skips(instance, database_url, monkeypatch) -> None:
