@@ -427,3 +427,15 @@ def test_a_real_asset_materialization_reaches_logstash(
     assert (cleaned["run_id"], cleaned["semester"], cleaned["service"]) == (result.run_id, S1.key, "dagster")
     assert cleaned["logger_name"] == "gradewatch.pipeline"
     collector.wait_for(lambda r: r.get("run_id") == result.run_id and r.get("dagster_event_type") == "RUN_SUCCESS")
+
+
+def test_the_production_instance_ships_logs_the_same_way() -> None:
+    """The containers run dagster.production.yaml: its python_logs must be the tested ones."""
+    import yaml
+
+    home = Path(__file__).parents[1] / "dagster_home"
+    local, production = (yaml.safe_load((home / name).read_text())
+                         for name in ("dagster.yaml", "dagster.production.yaml"))
+    assert production["python_logs"] == local["python_logs"]
+    assert production["python_logs"]["dagster_handler_config"]["handlers"]["gradewatch"]["class"] == (
+        "gradewatch.logs.DagsterHandler")
