@@ -10,6 +10,7 @@ from gradewatch.storage.semesters import semester_statuses
 from gradewatch_assets.jobs import evaluation_job, semester_job
 from gradewatch_assets.partitions import SEMESTER_TAG, TRAINING_TAG
 from gradewatch_assets.resources import GradewatchResource
+from gradewatch_assets.sensors import grades_run_key
 
 
 @dg.schedule(cron_schedule="0 6 1,15 * *", job=semester_job, default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -44,7 +45,7 @@ def end_of_semester(context: dg.ScheduleEvaluationContext, gradewatch: Gradewatc
         if _already_requested(context, run_key):
             continue  # evaluated already with these very grades
         complete = status.grade_coverage >= settings.min_grade_coverage
-        if complete and _already_requested(context, f"grades:{key}:{status.grades_version}"):
+        if complete and _already_requested(context, grades_run_key(status)):
             continue  # final_grades_sensor evaluated these very grades, and nothing is missing
         if not complete:  # the run at the deadline records the coverage beside the alert
             alert("final_grades_missing", "warning",

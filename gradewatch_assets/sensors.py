@@ -61,6 +61,11 @@ def semester_sensor(context: dg.SensorEvaluationContext, gradewatch: GradewatchR
                            cursor=json.dumps(seen, sort_keys=True))
 
 
+def grades_run_key(status: SemesterStatus) -> str:
+    """The run key of the evaluation of ``status``'s grades (end_of_semester looks for it too)."""
+    return f"grades:{status.period.key}:{status.grades_version}"
+
+
 @dg.sensor(job=evaluation_job, minimum_interval_seconds=INTERVAL, default_status=dg.DefaultSensorStatus.RUNNING,
            description="When final grades arrive for a semester, runs clean -> performance -> "
                        "drift -> the retraining decision.")
@@ -73,7 +78,7 @@ def final_grades_sensor(context: dg.SensorEvaluationContext, gradewatch: Gradewa
         if status.graded == 0 or seen.get(key) == status.grades_version:
             continue
         requests.append(dg.RunRequest(
-            partition_key=key, run_key=f"grades:{key}:{status.grades_version}",
+            partition_key=key, run_key=grades_run_key(status),
             tags={SEMESTER_TAG: key, TRAINING_TAG: "evaluation",
                   "gradewatch/reason": f"final grades: {status.graded} of {status.rows}"},
         ))
