@@ -7,11 +7,13 @@ import json
 from datetime import datetime, timedelta
 
 import dagster as dg
+import sqlalchemy as sa
 
 from gradewatch.modeling import SearchConfig, train_model
 from gradewatch.registry import promote, register_model
+from gradewatch.storage.tables import alerts
 from gradewatch_assets.schedules import biweekly_predictions
-from gradewatch_assets.sensors import final_grades_sensor, semester_sensor
+from gradewatch_assets.sensors import final_grades_sensor, run_failure_alert_sensor, semester_sensor
 from tests.gradegen import make_semester
 from tests.support.semesters import S1, S2, semester_frame, upload, upload_grades
 
@@ -105,11 +107,6 @@ def test_biweekly_schedule_refreshes_open_semesters_only(engine, instance, resou
 
 
 def test_a_failed_run_raises_a_run_failed_alert(engine, instance, resources) -> None:
-    import sqlalchemy as sa
-
-    from gradewatch.storage.tables import alerts
-    from gradewatch_assets.sensors import run_failure_alert_sensor
-
     @dg.op
     def store_predictions() -> None:
         raise RuntimeError("the database went away")

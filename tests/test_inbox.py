@@ -14,10 +14,11 @@ import sqlalchemy as sa
 
 from gradewatch.inbox import scan_inbox
 from gradewatch.storage.tables import alerts, student_reports, uploads
+from gradewatch_assets.definitions import build_definitions
 from gradewatch_assets.resources import GradewatchResource
 from gradewatch_assets.schedules import end_of_semester
 from gradewatch_assets.sensors import csv_inbox_sensor, final_grades_sensor
-from tests.support.semesters import S1, S2, semester_frame, upload
+from tests.support.semesters import S1, S2, semester_frame, upload, upload_grades
 
 PII_NAMES = ["Zelda Quintanilla", "Bartholomew Ng", "Ottoline Vries"]
 
@@ -196,24 +197,25 @@ def _end_of_semester_tick(instance, resources, today):
         return list(end_of_semester(context))
 
 
+def _launch(instance, resources, request: dg.RunRequest) -> bool:
+    """Run the evaluation ``request`` asks for, tagged as the daemon would; True on success."""
+    job = build_definitions(resources["gradewatch"]).resolve_job_def("evaluation_job")
+    return job.execute_in_process(partition_key=request.partition_key, instance=instance,
+                                  tags={**request.tags, "dagster/run_key": request.run_key}).success
+
+
 def test_grades_already_evaluated_by_the_sensor_are_not_evaluated_again(engine, instance, resources) -> None:
     frame = semester_frame(S1, 40)
     upload(engine, S1, frame, grades=False)
-    from tests.support.semesters import upload_grades
-
     upload_grades(engine, S1, frame)
     instance.add_dynamic_partitions("semester", [S1.key])
-    from gradewatch_assets.definitions import build_definitions
-
     before = _end_of_semester_tick(instance, resources, S1.end + timedelta(days=15))
     assert [r.partition_key for r in before] == [S1.key]  # not evaluated yet: the deadline runs it
     with engine.connect() as conn:  # every grade is in: nothing is missing
         assert conn.execute(sa.select(alerts.c.kind)).all() == []
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         (request,) = final_grades_sensor(context).run_requests
-    job = build_definitions(resources["gradewatch"]).resolve_job_def("evaluation_job")
-    assert job.execute_in_process(partition_key=S1.key, instance=instance,
-                                  tags={**request.tags, "dagster/run_key": request.run_key}).success
+    assert _launch(instance, resources, request)
     assert _end_of_semester_tick(instance, resources, S1.end + timedelta(days=15)) == []
 
 
@@ -221,8 +223,6 @@ def test_past_end_and_grace_with_half_the_grades(engine, instance, resources, ca
     frame = semester_frame(S1, 40)
     upload(engine, S1, frame, grades=False)
     upload(engine, S2, semester_frame(S2, 10), grades=False)  # still running: not evaluated
-    from tests.support.semesters import upload_grades
-
     upload_grades(engine, S1, frame.head(20))
     within_grace = _end_of_semester_tick(instance, resources, S1.end + timedelta(days=10))
     assert within_grace == []
@@ -236,10 +236,5 @@ def test_past_end_and_grace_with_half_the_grades(engine, instance, resources, ca
         assert conn.execute(sa.select(alerts.c.kind, alerts.c.semester)).all() == [("final_grades_missing", S1.key)]
     # The daemon launches the requested run; the next day, with nothing new, nothing happens.
     instance.add_dynamic_partitions("semester", [S1.key])
-    from gradewatch_assets.definitions import build_definitions
-
-    job = build_definitions(resources["gradewatch"]).resolve_job_def("evaluation_job")
-    run = job.execute_in_process(partition_key=S1.key, instance=instance,
-                                 tags={**request.tags, "dagster/run_key": request.run_key})
-    assert run.success
+    assert _launch(instance, resources, request)
     assert _end_of_semester_tick(instance, resources, S1.end + timedelta(days=16)) == []
