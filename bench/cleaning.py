@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gradewatch.cleaning import clean_semester  # noqa: E402
-from gradewatch.reader import read_csv_bytes  # noqa: E402
-from gradewatch.synthetic import GeneratorConfig, generate  # noqa: E402
-from gradewatch.synthetic_errors import ROW_KINDS  # noqa: E402
+from gradewatch.intake.reader import read_csv_bytes  # noqa: E402
+from gradewatch.quality.cleaning import clean_semester  # noqa: E402
+from gradewatch.synthetic.config import ROW_KINDS, GeneratorConfig  # noqa: E402
+from gradewatch.synthetic.generator import generate  # noqa: E402
 
 KAGGLE = ROOT.parent / "shared" / "data" / "kaggle-student-performance" / "student_performance.csv"
 BUDGET_1M_SECONDS = 5.0

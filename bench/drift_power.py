@@ -26,9 +26,10 @@ import time
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd
-from gradegen import make_semester, shifted_support
+
+from tests.support.gradegen import make_semester, shifted_support
 
 SIZES = (100, 300, 1000, 10_000, 100_000, 1_000_000)
 TRIALS = {100: 400, 300: 400, 1000: 200, 10_000: 50, 100_000: 10, 1_000_000: 3}
@@ -50,7 +51,7 @@ def samples(n: int, trial: int, scenario: str, reference_rows: int) -> tuple[pd.
 
 
 def ours(sizes: list[int], trials: dict[int, int], reference_rows: int) -> dict[str, dict[str, float]]:
-    from gradewatch.drift import build_profile, compare  # not in the Evidently venv
+    from gradewatch.monitoring.drift import build_profile, compare  # not in the Evidently venv
 
     results: dict[str, dict[str, float]] = {}
     for n in sizes:

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session, registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gradewatch.ingest import ingest_csv, parse_period
-from gradewatch.reader import read_csv_bytes
+from gradewatch.intake.ingest import ingest_csv, parse_period
+from gradewatch.intake.reader import read_csv_bytes
 from gradewatch.storage import make_engine
 from gradewatch.storage.db import utcnow
 from gradewatch.storage.migrate import upgrade

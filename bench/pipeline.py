@@ -47,12 +47,13 @@ import dagster as dg
 
 from bench.support import load_average, scratch_database, timed
 from gradewatch import pipeline
-from gradewatch.ingest import IngestResult, ingest_csv
-from gradewatch.registry import promote, register_model
+from gradewatch.intake.ingest import IngestResult, ingest_csv
+from gradewatch.models.registry import promote, register_model
 from gradewatch.semesters import Period
 from gradewatch.storage.semesters import semester_status
 from gradewatch.storage.tables import cleaned_features, drift_metrics, grade_predictions, student_reports, uploads
-from gradewatch.synthetic import GeneratorConfig, generate, simulate_students
+from gradewatch.synthetic.config import GeneratorConfig
+from gradewatch.synthetic.generator import generate, simulate_students
 from gradewatch_assets.definitions import build_definitions
 from gradewatch_assets.resources import GradewatchResource
 

@@ -15,10 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from gradegen import make_semester
-
-from gradewatch.modeling import FAMILIES, SearchConfig, TrainedModel, train_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gradewatch.models.training import FAMILIES, SearchConfig, TrainedModel, train_model
+from tests.support.gradegen import make_semester
 
 
 def time_predict(model: TrainedModel, rows: int, repeats: int) -> float:

@@ -43,7 +43,7 @@ from bench.support import load_average, scratch_database, timed
 from gradewatch.storage.db import is_postgres
 from gradewatch.storage.semesters import semester_statuses
 from gradewatch.storage.tables import model_versions
-from gradewatch.synthetic import semester_periods
+from gradewatch.synthetic.generator import semester_periods
 from gradewatch_assets.resources import GradewatchResource
 from gradewatch_assets.sensors import final_grades_sensor, semester_sensor
 

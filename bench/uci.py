@@ -23,8 +23,8 @@ from joblib import Parallel, delayed
 from scipy import stats
 from sklearn.model_selection import KFold
 
-from gradewatch.features import FeatureSpec
-from gradewatch.modeling import SearchConfig, train_model
+from gradewatch.models.features import FeatureSpec
+from gradewatch.models.training import SearchConfig, train_model
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci-student-performance"
 COURSES = {"Mathematics": "student-mat.csv", "Portuguese": "student-por.csv"}

@@ -79,7 +79,7 @@ FIELD_TYPES: dict[str, str] = {
     "rows_unchanged": "integer",
     "rows_rejected": "integer",
     "dropped_columns": "integer",
-    # alerts (gradewatch/alerts.py)
+    # alerts (gradewatch/monitoring/alerts.py)
     "alert_kind": "keyword",
     "alert_context": "flattened",
     # Dagster
@@ -483,38 +483,8 @@ def _teardown(timeout: float = 2.0) -> None:
 atexit.register(shutdown_logging)
 
 
-class DagsterHandler(logging.Handler):
-    """Ships Dagster's own event log records to Logstash; named in ``dagster.yaml``::
-
-        python_logs:
-          managed_python_loggers: [gradewatch, gradewatch_assets]
-          dagster_handler_config:
-            handlers:
-              gradewatch:
-                class: gradewatch.logs.DagsterHandler
-                service: dagster
-
-    Records get ``run_id``, ``job_name``, ``step_key``, ``dagster_event_type`` and the
-    partition as ``semester``. Without ``LOGSTASH_HOST`` it does nothing: Dagster already
-    prints its records to the console.
-    """
-
-    def __init__(self, service: str = "dagster", level: int | str = logging.NOTSET) -> None:
-        super().__init__(level)
-        self.service = service
-        self._env_checked = False  # read the environment once, not on every record
-
-    def emit(self, record: logging.LogRecord) -> None:
-        front = _shipping_handler(self.service, from_env=not self._env_checked)
-        self._env_checked = True
-        if front is not None:
-            front.handle(record)
-        # The same record may next propagate to the root logger (managed loggers do):
-        # mark it so that the root handler does not ship it a second time.
-        record._gw_shipped = True
-
-
-def _shipping_handler(service: str, *, from_env: bool) -> logging.Handler | None:
+def shipping_handler(service: str, *, from_env: bool) -> logging.Handler | None:
+    """The handler that ships to Logstash, configuring logging from the environment once if asked."""
     with _lock:
         if _state is None:
             if not from_env:

@@ -16,13 +16,13 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from gradewatch import schema
-from gradewatch.alerts import alert
-from gradewatch.cleaning import CleaningReference, clean_semester, fit_reference
-from gradewatch.drift import DriftConfig, DriftReport, compare
-from gradewatch.evaluation import Evaluation, ToleranceRule, evaluate
-from gradewatch.modeling import SearchConfig, TrainedModel, train_model
-from gradewatch.quality_report import QualityReport
-from gradewatch.registry import LoadedModel, champion, load_champion, promote, register_model
+from gradewatch.models.registry import LoadedModel, champion, load_champion, promote, register_model
+from gradewatch.models.training import SearchConfig, TrainedModel, train_model
+from gradewatch.monitoring.alerts import alert
+from gradewatch.monitoring.drift import DriftConfig, DriftReport, compare
+from gradewatch.monitoring.evaluation import Evaluation, ToleranceRule, evaluate
+from gradewatch.quality.cleaning import CleaningReference, clean_semester, fit_reference
+from gradewatch.quality.report import QualityReport
 from gradewatch.semesters import Period
 from gradewatch.settings import Settings
 from gradewatch.storage.db import utcnow

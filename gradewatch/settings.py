@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-# "full": the randomized model search of gradewatch.modeling; "quick": a small search for demos
+# "full": the randomized model search of gradewatch.models.training; "quick": a small search for demos
 # and tests on a laptop (same code, fewer candidates).
 TRAINING_PROFILES = ("full", "quick")
 

@@ -27,7 +27,7 @@ from gradewatch.storage import make_engine
 from gradewatch.storage.migrate import upgrade
 from gradewatch.storage.tables import alerts, cleaned_features
 from gradewatch.storage.tokens import create_token
-from gradewatch.synthetic import GeneratorConfig, SyntheticSemester, generate
+from gradewatch.synthetic.generator import GeneratorConfig, SyntheticSemester, generate
 from gradewatch_assets.definitions import build_definitions
 from gradewatch_assets.instance import prepare_dagster_home
 from gradewatch_assets.resources import GradewatchResource
@@ -189,7 +189,7 @@ class _web_server:
 
 
 def _summary(engine: sa.Engine, instance: dg.DagsterInstance, result: DemoResult) -> dict[str, object]:
-    from gradewatch.registry import list_versions
+    from gradewatch.models.registry import list_versions
     from gradewatch.storage.monitoring import read_performance
 
     with engine.connect() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from gradewatch.drift import DriftReport
+from gradewatch.monitoring.drift import DriftReport
 from gradewatch.pipeline import PerformanceOutcome
 
 

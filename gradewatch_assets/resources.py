@@ -6,8 +6,8 @@ import logging
 import dagster as dg
 from sqlalchemy.engine import Engine
 
-from gradewatch.alerts import configure_alerts
 from gradewatch.logs import configure_logging
+from gradewatch.monitoring.alerts import configure_alerts
 from gradewatch.settings import Settings, load_settings
 from gradewatch.storage import make_engine
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from gradewatch.alerts import alert
+from gradewatch.monitoring.alerts import alert
 from gradewatch.storage.semesters import semester_statuses
 from gradewatch_assets.jobs import evaluation_job, semester_job
 from gradewatch_assets.partitions import SEMESTER_TAG, TRAINING_TAG

@@ -10,9 +10,9 @@ import json
 
 import dagster as dg
 
-from gradewatch.alerts import alert
-from gradewatch.inbox import scan_inbox
-from gradewatch.registry import champion_version
+from gradewatch.intake.inbox import scan_inbox
+from gradewatch.models.registry import champion_version
+from gradewatch.monitoring.alerts import alert
 from gradewatch.settings import load_settings
 from gradewatch.storage.semesters import SemesterStatus, semester_statuses
 from gradewatch_assets.jobs import evaluation_job, semester_job

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gradewatch.settings import Settings, load_settings
-from gradewatch.storage import make_engine, metadata
+from gradewatch.storage import make_engine
 from gradewatch.storage.migrate import upgrade
+from tests.support.databases import empty_postgres
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GRADEWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -57,14 +58,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _empty_postgres(url: str) -> None:
-    engine = make_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    engine.dispose()
-
-
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, migrated application database; once per backend."""
@@ -73,7 +66,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), target)
         return f"sqlite:///{target}"
     url = request.getfixturevalue("postgres_url")
-    _empty_postgres(url)
+    empty_postgres(url)
     return url
 
 

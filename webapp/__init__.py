@@ -11,7 +11,7 @@ import secrets
 from flask import Flask
 from sqlalchemy.engine import Engine
 
-from gradewatch.registry import ChampionCache
+from gradewatch.models.registry import ChampionCache
 from gradewatch.settings import Settings, load_settings
 from gradewatch.storage import make_engine
 from webapp.api import api

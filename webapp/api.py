@@ -7,11 +7,11 @@ import logging
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
 from gradewatch import schema
-from gradewatch.csv_safety import iter_csv
-from gradewatch.ingest import UploadRejected, ingest_csv, parse_period
-from gradewatch.reader import CsvRejected, ParsedCsv, read_csv_bytes, read_records
-from gradewatch.registry import LoadedModel, ModelUnavailableError, champion
-from gradewatch.scoring import OUTPUT_COLUMNS, score_rows
+from gradewatch.intake.csv_safety import iter_csv
+from gradewatch.intake.ingest import UploadRejected, ingest_csv, parse_period
+from gradewatch.intake.reader import CsvRejected, ParsedCsv, read_csv_bytes, read_records
+from gradewatch.models.registry import LoadedModel, ModelUnavailableError, champion
+from gradewatch.models.scoring import OUTPUT_COLUMNS, score_rows
 from gradewatch.semesters import Period
 from gradewatch.storage.health import database_status
 from gradewatch.storage.reports import REPORT_EXTRA_COLUMNS, iter_report, report_ready

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from gradewatch.alerts import configure_alerts
 from gradewatch.cli.common import settings_from_env
 from gradewatch.logs import configure_logging
+from gradewatch.monitoring.alerts import configure_alerts
 from webapp import create_app
 from webapp.server import run_server
 

@@ -11,10 +11,11 @@ import click
 import pandas as pd
 
 from gradewatch import schema
-from gradewatch.cleaning import CleaningReference, clean_semester
-from gradewatch.reader import CsvRejected, ParsedCsv, read_csv_bytes
+from gradewatch.intake.reader import CsvRejected, ParsedCsv, read_csv_bytes
+from gradewatch.quality.cleaning import CleaningReference, clean_semester
 from gradewatch.semesters import Period, PeriodError
-from gradewatch.synthetic import DRIFT_KINDS, ERROR_KINDS, GeneratorConfig, write_semesters
+from gradewatch.synthetic.config import DRIFT_KINDS, ERROR_KINDS, GeneratorConfig
+from gradewatch.synthetic.generator import write_semesters
 
 
 def _kinds(value: str) -> tuple[str, ...]:

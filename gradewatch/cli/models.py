@@ -17,7 +17,7 @@ from gradewatch.cli.common import engine_from_env
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gradewatch.drift import DriftReport
+    from gradewatch.monitoring.drift import DriftReport
 
 
 @click.group()
@@ -28,7 +28,7 @@ def model() -> None:
 @model.command("list")
 def model_list() -> None:
     """List model versions, oldest first; the champion is marked with '*'."""
-    from gradewatch import registry
+    from gradewatch.models import registry
 
     versions = registry.list_versions(engine_from_env())
     if not versions:
@@ -50,7 +50,7 @@ def model_list() -> None:
 @click.argument("version")
 def model_promote(version: str) -> None:
     """Make VERSION the champion (its artifact is checked first)."""
-    from gradewatch import registry
+    from gradewatch.models import registry
 
     try:
         registry.promote(engine_from_env(), version)
@@ -62,7 +62,7 @@ def model_promote(version: str) -> None:
 @model.command("rollback")
 def model_rollback() -> None:
     """Give the crown back to the previous champion with an intact artifact."""
-    from gradewatch import registry
+    from gradewatch.models import registry
 
     try:
         old, new = registry.rollback(engine_from_env())
@@ -72,7 +72,7 @@ def model_rollback() -> None:
 
 
 def _read(path: Path, role: str) -> pd.DataFrame:
-    from gradewatch.reader import CsvRejected, read_csv_bytes
+    from gradewatch.intake.reader import CsvRejected, read_csv_bytes
 
     try:
         parsed = read_csv_bytes(path.read_bytes())
@@ -109,7 +109,7 @@ def _print_table(report: DriftReport) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def drift(reference: Path, current: Path, as_json: bool) -> None:
     """Drift report between two CSV files (same columns and aliases as an upload)."""
-    from gradewatch.drift import DriftInputError, drift_report
+    from gradewatch.monitoring.drift import DriftInputError, drift_report
 
     try:
         report = drift_report(_read(reference, "reference"), _read(current, "current"))

@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gradewatch.drift import FeatureDrift
-from gradewatch.evaluation import METRICS, Evaluation
+from gradewatch.monitoring.drift import FeatureDrift
+from gradewatch.monitoring.evaluation import METRICS, Evaluation
 from gradewatch.semesters import Period
 from gradewatch.storage.db import run_in_transaction, utcnow
 from gradewatch.storage.registry import json_safe

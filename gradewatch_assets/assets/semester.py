@@ -6,7 +6,7 @@ accuracy. Each is a thin shell over one function of ``gradewatch.pipeline``."""
 import dagster as dg
 
 from gradewatch import pipeline
-from gradewatch.alerts import alert
+from gradewatch.monitoring.alerts import alert
 from gradewatch.storage.semesters import semester_status
 from gradewatch_assets.metadata import drift_table, evaluation_metadata
 from gradewatch_assets.partitions import period_of, semester_partitions

@@ -13,16 +13,16 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from gradegen import make_semester  # tests/gradegen.py: a known distribution
 from sqlalchemy.engine import Engine
 
-from gradewatch.drift import FeatureDrift
-from gradewatch.evaluation import evaluate
-from gradewatch.modeling import SearchConfig, train_model
-from gradewatch.registry import register_model
+from gradewatch.models.registry import register_model
+from gradewatch.models.training import SearchConfig, train_model
+from gradewatch.monitoring.drift import FeatureDrift
+from gradewatch.monitoring.evaluation import evaluate
 from gradewatch.semesters import Period
 from gradewatch.storage.monitoring import replace_drift_metrics, replace_performance
 from gradewatch.storage.predictions import record_predictions
+from tests.support.gradegen import make_semester  # tests/gradegen.py: a known distribution
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _PAYLOAD = re.compile(r'name="rows" value="([^"]*)"')

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from gradewatch.ingest import IngestResult, ingest_csv
+from gradewatch.intake.ingest import IngestResult, ingest_csv
 from gradewatch.semesters import Period
-from tests.gradegen import make_semester
+from tests.support.gradegen import make_semester
 
 S1 = Period.from_key("2025-01-13_2025-06-27")
 S2 = Period.from_key("2025-09-01_2026-01-23")

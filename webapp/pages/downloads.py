@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from flask import Response, request
 
-from gradewatch.csv_safety import iter_csv
+from gradewatch.intake.csv_safety import iter_csv
 from webapp.pages.blueprint import PageError
 
 PAYLOAD_FIELD = "rows"

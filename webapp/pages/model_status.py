@@ -14,7 +14,7 @@ from webapp.pages.blueprint import pages
 from webapp.pages.charts import drift_charts
 from webapp.pages.security import signed_in
 
-# Validation metrics recorded by gradewatch.modeling.train_model, in the order shown.
+# Validation metrics recorded by gradewatch.models.training.train_model, in the order shown.
 METRIC_LABELS = {
     "cv_mae": "Mean absolute error (cross-validated, grade points)",
     "cv_rmse": "Root mean squared error (cross-validated)",

@@ -1,7 +1,7 @@
 """The predict page: anyone scores a CSV with the current model; nothing is stored.
 
 It runs the core of ``POST /predict``: the same reader, the same champion (``champion_or_503``
-and its messages) and :func:`gradewatch.scoring.score_rows`. The predictions reach the user
+and its messages) and :func:`gradewatch.models.scoring.score_rows`. The predictions reach the user
 through the page and its download button only (see downloads.py).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 from werkzeug.wrappers import Response
 
-from gradewatch.reader import CsvRejected, read_csv_bytes
-from gradewatch.registry import ModelUnavailableError
-from gradewatch.scoring import OUTPUT_COLUMNS, score_rows
+from gradewatch.intake.reader import CsvRejected, read_csv_bytes
+from gradewatch.models.registry import ModelUnavailableError
+from gradewatch.models.scoring import OUTPUT_COLUMNS, score_rows
 from webapp.api import champion_or_503
 from webapp.context import get_settings
 from webapp.errors import ApiError

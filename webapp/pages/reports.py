@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Response, render_template, request, stream_with_context
 
-from gradewatch.csv_safety import iter_csv
-from gradewatch.ingest import UploadRejected, parse_period
+from gradewatch.intake.csv_safety import iter_csv
+from gradewatch.intake.ingest import UploadRejected, parse_period
 from gradewatch.storage.overview import semester_overview
 from gradewatch.storage.reports import iter_report, report_ready
 from webapp.api import REPORT_HEADER

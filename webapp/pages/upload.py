@@ -1,4 +1,4 @@
-"""The upload page: the same :func:`gradewatch.ingest.ingest_csv` as ``POST /update-csv``."""
+"""The upload page: the same :func:`gradewatch.intake.ingest.ingest_csv` as ``POST /update-csv``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import logging
 from flask import g, render_template, request
 from werkzeug.wrappers import Response
 
-from gradewatch.ingest import UploadRejected, ingest_csv, parse_period
-from gradewatch.rejected_rows import rejected_rows
+from gradewatch.intake.ingest import UploadRejected, ingest_csv, parse_period
+from gradewatch.intake.rejected_rows import rejected_rows
 from webapp.context import get_engine
 from webapp.pages.blueprint import pages
 from webapp.pages.downloads import posted_csv, table_payload

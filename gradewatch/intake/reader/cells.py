@@ -1,0 +1,237 @@
+"""Cells to typed canonical values: ids, dates, categories and numbers as exports write them.
+
+A cell that cannot be read becomes a :class:`RowError` naming the row and the column, never the
+cell's content, so errors can be logged and written to receipts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import repeat
+
+import numpy as np
+import pandas as pd
+
+from gradewatch import schema
+from gradewatch.intake.reader.decoding import CsvRejected
+from gradewatch.intake.reader.layout import HeaderMap
+
+ROW = "row"  # the spreadsheet row number column of a parsed frame
+
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "?"})
+
+MAX_CATEGORY_LENGTH = 40
+
+MAX_COUNT = 1_000_000  # counts are stored as INTEGER; a larger one can only be a typo
+
+_LONGEST_MARKER = max(len(m) for m in MISSING_MARKERS)
+
+_FLOAT_INTEGER = re.compile(r"^(\d+)\.0+$")
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass
+class ParsedCsv:
+    """Canonical, typed rows of a file (one per valid data row) plus what was left out."""
+
+    frame: pd.DataFrame
+    columns: tuple[str, ...]
+    dropped_columns: list[str]
+    errors: list[RowError] = field(default_factory=list)
+    rows_received: int = 0
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({e.row for e in self.errors})
+
+
+def finish(frames: list[pd.DataFrame], errors: list[RowError], received: int,
+            header_map: HeaderMap) -> ParsedCsv:
+    if received == 0:
+        raise CsvRejected("The file has a header but no data rows.")
+    columns = (ROW, *header_map.columns)
+    frame = pd.concat(frames, ignore_index=True) if frames else _empty_frame(columns)
+    errors.sort(key=lambda e: e.row)
+    return ParsedCsv(frame, header_map.columns, header_map.dropped, errors, received)
+
+def _empty_frame(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+def convert_columns(
+    raw_columns: Sequence[Sequence[str] | np.ndarray], numbers: Sequence[int] | np.ndarray,
+    columns: tuple[str, ...],
+) -> tuple[pd.DataFrame, list[RowError]]:
+    """Vectorised conversion of one chunk of raw cells to typed canonical columns.
+
+    A cell is a str, or a float64 when the C parser already read a number column.
+    """
+    row_numbers = np.asarray(numbers, dtype=np.int64)
+    converted: dict[str, pd.Series] = {ROW: pd.Series(row_numbers)}
+    bad = np.zeros(len(row_numbers), dtype=bool)
+    errors: list[RowError] = []
+    for name, cells in zip(columns, raw_columns, strict=True):
+        values = pd.Series(cells) if isinstance(cells, np.ndarray) else pd.Series(cells, dtype=object)
+        series, invalid, message = _convert_column(name, values)
+        converted[name] = series
+        for position in np.flatnonzero(invalid):
+            errors.append(RowError(int(row_numbers[position]), name, message))
+        bad |= invalid
+    frame = pd.DataFrame(converted)
+    if bad.any():
+        frame = frame.loc[~bad].reset_index(drop=True)
+    return frame, errors
+
+def _by_unique(values: pd.Series, function: Callable[[str], object]) -> pd.Series:
+    """Apply ``function`` once per distinct cell: exports repeat the same few spellings."""
+    codes, uniques = pd.factorize(values, sort=False)
+    mapped = np.array([function(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
+
+def is_missing(cell: str) -> bool:
+    return cell.strip().lower() in MISSING_MARKERS
+
+def _convert_column(name: str, values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
+    if name == schema.USER_ID:
+        return _convert_user_id(values)
+    if name in (schema.START, schema.END):
+        return _convert_date(values)
+    if name in schema.CATEGORICAL_BY_NAME:
+        return _convert_category(name, values)
+    integer = name in schema.NUMERIC_BY_NAME and schema.NUMERIC_BY_NAME[name].integer
+    return _convert_number(values, integer=integer)
+
+def _clean_id(cell: str) -> str | None:
+    cell = cell.strip()
+    if len(cell) <= _LONGEST_MARKER and cell.lower() in MISSING_MARKERS:
+        return None
+    if cell.endswith("0") and "." in cell:
+        # Exports that went through a spreadsheet turn 1234 into "1234.0".
+        match = _FLOAT_INTEGER.match(cell)
+        return match.group(1) if match else cell
+    return cell
+
+def _convert_user_id(values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
+    """:func:`_clean_id` on every cell, vectorised: only the cells it could change go through it.
+
+    Those are the short ones (a missing marker) and the ones with a dot that end in 0 (1234.0);
+    the others only lose their surrounding whitespace.
+    """
+    cells = values.tolist()
+    stripped = list(map(str.strip, cells))
+    size = len(stripped)
+    lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=size)
+    special = lengths <= _LONGEST_MARKER
+    ends_in_zero = np.flatnonzero(np.fromiter(map(str.endswith, stripped, repeat("0")), dtype=bool, count=size))
+    special[[i for i in ends_in_zero.tolist() if "." in stripped[i]]] = True
+    ids = np.array(stripped, dtype=object) if size else np.empty(0, dtype=object)
+    missing = np.zeros(size, dtype=bool)
+    for i in np.flatnonzero(special).tolist():
+        cleaned = _clean_id(cells[i])
+        ids[i] = cleaned
+        missing[i] = cleaned is None
+        lengths[i] = 0 if cleaned is None else len(cleaned)
+    too_long = lengths > schema.MAX_USER_ID_LENGTH
+    invalid = missing | too_long
+    ids[invalid] = None
+    ids = pd.Series(ids, index=values.index, dtype=object)
+    message = (
+        "user_id is missing" if not too_long.any()
+        else f"user_id is missing or longer than {schema.MAX_USER_ID_LENGTH} characters"
+    )
+    return ids, invalid, message
+
+def _parse_date(cell: str) -> date | None:
+    try:
+        return date.fromisoformat(cell.strip())
+    except ValueError:
+        return None
+
+def _convert_date(values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
+    dates = _by_unique(values, _parse_date)
+    return dates, dates.isna().to_numpy(), "not a date in the form YYYY-MM-DD"
+
+_TOO_LONG = object()
+
+def _convert_category(name: str, values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
+    def normalise(cell: str) -> object:
+        if is_missing(cell):
+            return None
+        value = schema.normalise_category(name, cell)
+        return _TOO_LONG if len(value) > MAX_CATEGORY_LENGTH else value
+
+    codes, uniques = pd.factorize(values, sort=False)
+    mapped = np.array([normalise(u) for u in uniques] + [None], dtype=object)
+    too_long_unique = np.array([m is _TOO_LONG for m in mapped], dtype=bool)
+    too_long = too_long_unique[codes]
+    if too_long_unique.any():
+        mapped[too_long_unique] = None
+    result = pd.Series(mapped[codes], index=values.index, dtype=object)
+    return result, too_long, f"longer than {MAX_CATEGORY_LENGTH} characters: not a {name} value"
+
+def _convert_number(values: pd.Series, *, integer: bool) -> tuple[pd.Series, np.ndarray, str]:
+    # The fast C parser first; the lenient one only for the cells it refused.
+    if values.dtype == np.float64:  # already parsed by the CSV reader; NaN means missing there
+        numbers = values.to_numpy(copy=True)
+        missing = np.isnan(numbers)
+        retry = np.empty(0, dtype=np.int64)
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy(copy=True)
+        missing = np.zeros(len(numbers), dtype=bool)
+        retry = np.flatnonzero(np.isnan(numbers))
+    if retry.size:
+        cells = values.iloc[retry]
+        retry_missing = _by_unique(cells, is_missing).to_numpy(dtype=bool)
+        missing[retry[retry_missing]] = True
+        fixed = _by_unique(cells, _lenient_number).to_numpy(dtype="float64")
+        numbers[retry] = np.where(retry_missing, np.nan, fixed)
+    unparsed = np.isnan(numbers) & ~missing
+    invalid = unparsed | np.isinf(numbers)
+    message = "not a number (write it like 85, 85.5, 85% or 85,5)"
+    if integer:
+        with np.errstate(invalid="ignore"):
+            fractional = ~np.isnan(numbers) & (np.mod(numbers, 1) != 0)
+            # A count must fit the database's INTEGER column; anything near that is a typo anyway.
+            huge = ~np.isnan(numbers) & (np.abs(numbers) > MAX_COUNT)
+        if fractional.any() or huge.any():
+            message = "not a whole number" if not unparsed.any() else "not a whole number or not a number"
+            if huge.any():
+                message = f"not a plausible count (a whole number below {MAX_COUNT:,})"
+        invalid |= fractional | huge
+        numbers[invalid] = np.nan
+        return pd.Series(numbers).round().astype("Int64"), invalid, message
+    numbers[invalid] = np.nan
+    return pd.Series(numbers), invalid, message
+
+_SPACES = re.compile(r"[\s\u00a0\u202f']")
+
+def _lenient_number(cell: str) -> float:
+    """Percent strings, decimal commas and thousands spaces: '85%', '7,5', '1 234,5'."""
+    text = _SPACES.sub("", cell).rstrip("%")
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+def parse_iso_date(text: str | None, field_name: str) -> date:
+    """A form field in ISO form; raises CsvRejected with a message naming the field."""
+    if text is None or not text.strip():
+        raise CsvRejected(f"{field_name} is missing: give it as YYYY-MM-DD, e.g. 2026-01-12.")
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise CsvRejected(
+            f"{field_name} must be a date written as YYYY-MM-DD (e.g. 2026-01-12)."
+        ) from exc

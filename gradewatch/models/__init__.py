@@ -1,0 +1,1 @@
+"""Models: the feature spec, training, the registry of versions, and scoring rows with a model."""

@@ -1,0 +1,1 @@
+"""Monitoring: drift (``fit(reference)`` / ``calculate(data)``), accuracy once grades arrive, and alerts."""

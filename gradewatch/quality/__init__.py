@@ -1,0 +1,1 @@
+"""Data quality: the cleaning rules, the reference they clean against, and their report."""

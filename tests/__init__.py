@@ -1,0 +1,1 @@
+"""GradeWatch's tests, one folder per package of the source tree."""
