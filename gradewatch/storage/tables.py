@@ -84,6 +84,11 @@ grade_predictions = sa.Table(
     sa.Column("probability_below_pass", sa.Float, nullable=False),
     sa.Column("at_risk", sa.Boolean, nullable=False),
     sa.Column("predicted_at", Timestamp, nullable=False),
+    # 'champion' rows reach reports; 'shadow' rows are the kept challenger's, scored beside it.
+    sa.Column("role", sa.String(16), nullable=False, server_default="champion"),
+    # Up to three indicators that lower the predicted grade most (JSON list), or NULL.
+    sa.Column("reasons", JSONType),
+    sa.CheckConstraint("role IN ('champion', 'shadow')", name="role"),
     sa.Index(None, "start_date_period", "end_date_period", "user_id"),
     sa.Index(None, "model_version"),
 )
@@ -150,6 +155,10 @@ model_performance = sa.Table(
     sa.Column("by_gender", JSONType, nullable=False),
     sa.Column("max_gender_gap", JSONType, nullable=False),
     sa.Column("within_tolerance", sa.Boolean),
+    sa.Column("role", sa.String(16), nullable=False, server_default="champion"),
+    sa.Column("brier_score", sa.Float),
+    sa.Column("calibration_error", sa.Float),
+    sa.Column("reliability", JSONType),
     sa.Column("evaluated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("start_date_period", "end_date_period", "model_version"),
 )
@@ -164,6 +173,7 @@ api_tokens = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("revoked_at", Timestamp),
     sa.Column("last_used_at", Timestamp),
+    sa.Column("expires_at", Timestamp),
 )
 
 uploads = sa.Table(
@@ -198,4 +208,44 @@ alerts = sa.Table(
     sa.Column("delivered", sa.Boolean, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Index(None, "fingerprint", "created_at"),
+)
+
+semester_versions = sa.Table(
+    "semester_versions",
+    metadata,
+    *_semester_columns(),
+    sa.Column("row_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("graded_count", sa.Integer, nullable=False, server_default="0"),
+    # Bumped inside every upload transaction that changes the semester: sensors compare it.
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.PrimaryKeyConstraint("start_date_period", "end_date_period"),
+)
+
+performance_estimates = sa.Table(
+    "performance_estimates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *_semester_columns(),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("method", sa.String(64), nullable=False),
+    sa.Column("n_students", sa.Integer, nullable=False),
+    sa.Column("estimated_mae", sa.Float, nullable=False),
+    sa.Column("estimated_mae_lower", sa.Float),
+    sa.Column("estimated_mae_upper", sa.Float),
+    sa.Column("realised_mae", sa.Float),
+    sa.Column("estimated_at", Timestamp, nullable=False),
+    sa.Column("realised_at", Timestamp),
+    sa.UniqueConstraint("start_date_period", "end_date_period", "model_version"),
+)
+
+# One audit row per erasure: what was erased and how many rows, never the student's id.
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("semester", sa.String(32)),
+    sa.Column("counts", JSONType, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
 )
