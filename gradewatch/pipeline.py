@@ -16,12 +16,12 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from gradewatch import schema
-from gradewatch.models.registry import LoadedModel, champion, load_champion, promote, register_model
+from gradewatch.models.registry import LoadedModel, champion_record, load_champion, promote, register_model
 from gradewatch.models.training import SearchConfig, TrainedModel, train_model
 from gradewatch.monitoring.alerts import alert
 from gradewatch.monitoring.drift import DriftConfig, DriftReport, compare
 from gradewatch.monitoring.evaluation import Evaluation, ToleranceRule, evaluate
-from gradewatch.quality.cleaning import CleaningReference, clean_semester, fit_reference
+from gradewatch.quality.cleaning import CleaningReference, clean_semester
 from gradewatch.quality.report import QualityReport
 from gradewatch.semesters import Period
 from gradewatch.settings import Settings
@@ -43,7 +43,6 @@ from gradewatch.storage.semesters import semester_status
 
 log = logging.getLogger(__name__)
 
-CLEANING_PROFILE_KEY = "cleaning"  # the cleaning reference, stored in a version's profile
 MIN_IMPROVEMENT = 0.01  # a challenger must beat the champion's MAE by 1% to replace it
 
 
@@ -61,21 +60,19 @@ class CleaningOutcome:
         return self.report.excluded / self.report.rows_in if self.report.rows_in else 0.0
 
 
-def champion_cleaning_reference(engine: Engine) -> tuple[CleaningReference | None, str]:
-    """The cleaning reference stored with the champion model, if there is one."""
-    record = champion(engine)
-    if record is None:
+def _cleaning_reference(loaded: LoadedModel | None) -> tuple[CleaningReference | None, str]:
+    """The reference the model that will score the semester was trained with (the same one
+    ``POST /predict`` cleans against), and where it came from in words."""
+    if loaded is None:
         return None, "the semester itself (no model trained yet)"
-    profile = read_reference_profile(engine, record.version) or {}
-    stored = profile.get(CLEANING_PROFILE_KEY)
-    if stored is None:
-        return None, f"the semester itself (model {record.version} has no cleaning reference)"
-    return CleaningReference.from_dict(stored), f"the training data of model {record.version}"
+    if loaded.cleaning_reference is None:
+        return None, f"the semester itself (model {loaded.version} has no cleaning reference)"
+    return loaded.cleaning_reference, f"the training data of model {loaded.version}"
 
 
 def clean_semester_rows(engine: Engine, period: Period) -> CleaningOutcome:
     frame = load_semester_reports(engine, period.start, period.end)
-    reference, source = champion_cleaning_reference(engine)
+    reference, source = _cleaning_reference(load_champion(engine))
     result = clean_semester(frame, reference)
     written = replace_cleaned_features(engine, period.start, period.end, result.frame)
     log.info("cleaned semester %s: %d rows in, %d excluded, %d imputed", period.key,
@@ -106,7 +103,7 @@ class DriftOutcome:
 def measure_drift(engine: Engine, period: Period, config: DriftConfig | None = None) -> DriftOutcome:
     """Drift of a semester's cleaned features against the champion's training profile."""
     config = config or DriftConfig()
-    record = champion(engine)
+    record = champion_record(engine)
     if record is None:
         replace_drift_metrics(engine, period, [], None)
         return DriftOutcome(None, None, "no model trained yet: there is no reference to compare with")
@@ -211,10 +208,7 @@ def search_config(settings: Settings) -> SearchConfig:
 
 
 def train_candidate(frame: pd.DataFrame, config: SearchConfig, seed: int) -> TrainedModel:
-    trained = train_model(frame, config=config, seed=seed)
-    # Stored with the model so that later semesters are cleaned against its training data.
-    trained.reference_profile[CLEANING_PROFILE_KEY] = fit_reference(frame).to_dict()
-    return trained
+    return train_model(frame, config=config, seed=seed)
 
 
 @dataclass
@@ -250,7 +244,7 @@ def retraining_decision(engine: Engine, settings: Settings, *, config: SearchCon
     if history.empty:
         return _decided(RetrainDecision("no_data", "no graded semester yet"))
     semesters = semesters_of(history)
-    current = champion(engine)
+    current = champion_record(engine)
     if current is None:
         trained = train_candidate(history, config, seed)
         version = register_model(engine, trained, semesters)

@@ -10,7 +10,7 @@ from gradewatch import schema
 from gradewatch.intake.csv_safety import iter_csv
 from gradewatch.intake.ingest import UploadRejected, ingest_csv, parse_period
 from gradewatch.intake.reader import CsvRejected, ParsedCsv, read_csv_bytes, read_records
-from gradewatch.models.registry import LoadedModel, ModelUnavailableError, champion
+from gradewatch.models.registry import LoadedModel, ModelUnavailableError, champion_record
 from gradewatch.models.scoring import OUTPUT_COLUMNS, score_rows
 from gradewatch.semesters import Period
 from gradewatch.storage.health import database_status
@@ -122,7 +122,7 @@ def predict() -> Response:
 
 @api.get("/model")
 def model() -> Response:
-    record = champion(get_engine())
+    record = champion_record(get_engine())
     if record is None:
         raise ApiError(404, "No model has been trained yet.")
     return jsonify({

@@ -21,13 +21,15 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from gradewatch.models.training import ArtifactError, TrainedModel
+from gradewatch.models.training import ArtifactError, TrainedModel, cleaning_reference_of
 from gradewatch.monitoring.alerts import alert
+from gradewatch.quality.reference import CleaningReference
 from gradewatch.semesters import Period
 from gradewatch.storage import registry as store
 from gradewatch.storage.registry import (
     RegistryError,
     VersionRecord,
+    champion_record,
     champion_version,
     get_version,
     list_versions,
@@ -40,7 +42,7 @@ __all__ = [
     "ModelUnavailableError",
     "RegistryError",
     "VersionRecord",
-    "champion",
+    "champion_record",
     "champion_version",
     "get_version",
     "list_versions",
@@ -65,6 +67,8 @@ class LoadedModel:
     version: str
     model: TrainedModel
     record: VersionRecord
+    # The training statistics rows are cleaned against before this model scores them.
+    cleaning_reference: CleaningReference | None = None
     fallback_from: str | None = None  # the corrupt champion this model stands in for
 
     def predict(self, frame: pd.DataFrame, pass_mark: float, **kwargs: Any) -> pd.DataFrame:
@@ -91,10 +95,6 @@ def register_model(
     )
 
 
-def champion(engine: Engine) -> VersionRecord | None:
-    return store.champion_record(engine)
-
-
 def load_version(engine: Engine, version: str) -> LoadedModel:
     """Load one version; raises :class:`ArtifactCorruptError` if its bytes fail the check."""
     record = store.get_version(engine, version)
@@ -107,7 +107,8 @@ def load_version(engine: Engine, version: str) -> LoadedModel:
         model = TrainedModel.from_bytes(data)
     except ArtifactError as exc:
         raise ArtifactCorruptError(f"model {version}: {exc}") from exc
-    return LoadedModel(version, model, record)
+    reference = cleaning_reference_of(store.read_reference_profile(engine, version))
+    return LoadedModel(version, model, record, reference)
 
 
 def load_champion(engine: Engine) -> LoadedModel | None:
@@ -133,7 +134,7 @@ def load_champion(engine: Engine) -> LoadedModel | None:
             f"champion {record.version} refused ({problem}); serving {earlier} instead",
             model_version=record.version, fallback_version=earlier,
         )
-        return LoadedModel(loaded.version, loaded.model, loaded.record, record.version)
+        return LoadedModel(loaded.version, loaded.model, loaded.record, loaded.cleaning_reference, record.version)
     alert(
         "model_artifact_corrupt", "error",
         f"champion {record.version} refused ({problem}) and no earlier champion is usable",

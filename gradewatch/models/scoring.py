@@ -1,7 +1,8 @@
 """Score ad-hoc rows with a loaded model (``POST /predict`` and the predict page).
 
-The rows go through the same cleaning rules as a stored semester, so a sentinel or a typo is
-imputed exactly as it would be in the batch pipeline; rows with too many implausible values
+The rows go through the same cleaning rules as a stored semester, against the same reference
+(the training statistics stored with the model), so a sentinel or a typo is imputed exactly as
+it is in the batch pipeline and a student gets the same prediction from both; rows with too many implausible values
 are returned as row errors instead of a meaningless prediction. Nothing is stored.
 """
 
@@ -34,7 +35,7 @@ def score_rows(frame: pd.DataFrame, loaded: LoadedModel, pass_mark: float) -> Sc
     original_ids = work[schema.USER_ID] if schema.USER_ID in work.columns else None
     # Cleaning keys rows by user_id; here every row counts on its own, even without an id.
     work[schema.USER_ID] = work[ROW].astype(str)
-    cleaned = clean_semester(work).frame
+    cleaned = clean_semester(work, loaded.cleaning_reference).frame
     excluded = cleaned[EXCLUDED].astype(bool)
     errors = [
         RowError(int(key), None, "too many missing or implausible values to predict this row")

@@ -29,7 +29,9 @@ import math
 import pickle
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -47,7 +49,9 @@ from threadpoolctl import threadpool_limits
 
 from gradewatch.models.features import DEFAULT_FEATURE_SPEC, FeatureSpec
 from gradewatch.monitoring.drift import build_profile
-from gradewatch.storage.db import utcnow
+from gradewatch.quality.reference import CleaningReference, fit_reference
+
+CLEANING_PROFILE_KEY = "cleaning"  # the cleaning reference, stored in a version's profile
 
 ARTIFACT_MAGIC = b"GRADEWATCH-MODEL-1\n"
 PREDICTION_COLUMNS = (
@@ -166,6 +170,12 @@ def prepare_features(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
         text[~present] = np.nan
         columns[name] = text
     return pd.DataFrame(columns, index=frame.index)
+
+
+def cleaning_reference_of(profile: Mapping[str, Any] | None) -> CleaningReference | None:
+    """The cleaning reference stored in a model's reference profile, if it has one."""
+    stored = (profile or {}).get(CLEANING_PROFILE_KEY)
+    return CleaningReference.from_dict(stored) if stored is not None else None
 
 
 def _plain(value: Any) -> Any:
@@ -352,7 +362,10 @@ def _train(
         residuals=residuals,
         coverage=config.coverage,
         metrics=metrics,
-        reference_profile=build_profile(frame, feature_spec, seed=seed),
-        trained_at=utcnow().isoformat(),
+        # The cleaning reference travels with the model, so that every path that scores with it
+        # (the batch pipeline, POST /predict) imputes against the same training statistics.
+        reference_profile={**build_profile(frame, feature_spec, seed=seed),
+                           CLEANING_PROFILE_KEY: fit_reference(frame).to_dict()},
+        trained_at=datetime.now(UTC).isoformat(),
         library_versions={"scikit-learn": sklearn.__version__, "numpy": np.__version__},
     )

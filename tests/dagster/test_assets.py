@@ -13,9 +13,9 @@ from gradewatch.models.registry import champion_version, list_versions
 from gradewatch.storage.monitoring import read_drift_metrics, read_performance
 from gradewatch.storage.reports import report_ready
 from gradewatch.storage.tables import alerts, cleaned_features, grade_predictions
-from gradewatch_assets.definitions import ASSETS
 from gradewatch_assets.jobs import evaluation_job, semester_job
 from gradewatch_assets.resources import GradewatchResource
+from tests.support.materialize import metadata, run
 from tests.support.semesters import S1, S2, S3, inverted, semester_frame, upload, upload_grades
 
 pytestmark = pytest.mark.slow
@@ -26,21 +26,6 @@ pytestmark = pytest.mark.slow
 def gradewatch(database_url: str, monkeypatch: pytest.MonkeyPatch) -> GradewatchResource:
     monkeypatch.setenv("GRADEWATCH_TRAINING_PROFILE", "quick")
     return GradewatchResource(database_url=database_url)
-
-
-def run(job: dg.UnresolvedAssetJobDefinition, key: str, instance, gradewatch) -> dg.ExecuteInProcessResult:
-    instance.add_dynamic_partitions("semester", [key])
-    selection = job.selection
-    result = dg.materialize(ASSETS, selection=selection, partition_key=key, instance=instance,
-                            resources={"gradewatch": gradewatch}, raise_on_error=True)
-    assert result.success
-    return result
-
-
-def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    events = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)]
-    assert events, f"{asset} was not materialized"
-    return {k: v.value for k, v in events[-1].materialization.metadata.items()}
 
 
 def alerts_of(engine, kind: str) -> list:

@@ -162,7 +162,7 @@ def test_champion_cache_reloads_when_the_champion_changes(engine: Engine, models
 def test_list_versions_in_registration_order(engine: Engine, models) -> None:
     names = [registry.register_model(engine, m, []) for m in models]
     assert [v.version for v in registry.list_versions(engine)] == names
-    assert registry.champion(engine) is None
+    assert registry.champion_record(engine) is None
 
 
 def test_eight_concurrent_promotions_leave_exactly_one_champion(postgres_url: str, models) -> None:
