@@ -50,8 +50,8 @@ def test_predict_endpoint_and_batch_agree_on_damaged_rows(engine, instance, clie
     with engine.connect() as conn:
         batch = pd.DataFrame(conn.execute(sa.select(grade_predictions)).mappings().all())
 
-    response = client.post("/predict", data=rows.drop(columns=["final_grade"]).to_csv(index=False), content_type="text/csv",
-                           headers={"Accept": "application/json"})
+    body = rows.drop(columns=["final_grade"]).to_csv(index=False)
+    response = client.post("/predict", data=body, content_type="text/csv", headers={"Accept": "application/json"})
     assert response.status_code == 200, response.json
     served = pd.DataFrame(response.json["predictions"])
     assert not response.json["errors"]
