@@ -22,6 +22,7 @@ run: setup
 
 lint: setup
 	$(UV) run ruff check .
+	$(UV) run lint-imports
 
 # What the tests need besides the Python packages: Debian's Chromium for the browser tests, and
 # checkov (in its own environment: it would pin the app's packaging and tabulate) for the

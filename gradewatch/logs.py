@@ -41,6 +41,7 @@ from typing import Any
 
 from logstash import TCPLogstashHandler
 
+from gradewatch.plain import plain
 from gradewatch.settings import Settings, SettingsError, load_settings
 
 QUEUE_SIZE = 10_000
@@ -127,24 +128,6 @@ def current_context() -> dict[str, Any]:
     return dict(_context.get())
 
 
-def to_plain(value: Any, depth: int = 0) -> Any:
-    """A JSON-safe copy of ``value``; objects that could hold rows become their type name."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON (and PostgreSQL's jsonb) has no NaN or infinity
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if depth < 4 and isinstance(value, dict):
-        return {str(k): to_plain(v, depth + 1) for k, v in value.items()}
-    if depth < 4 and isinstance(value, list | tuple | set | frozenset) and len(value) <= 100:
-        return [to_plain(v, depth + 1) for v in value]
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item) and getattr(value, "shape", None) == ():
-        return to_plain(item(), depth)
-    return f"<{type(value).__name__}>"
-
-
 def _redact(value: Any) -> Any:
     """A DataFrame, Series or array in a message is replaced by its shape."""
     module = type(value).__module__ or ""
@@ -168,16 +151,16 @@ def _coerce(kind: str, value: Any) -> Any:
     if kind in {"keyword", "text"}:
         if kind == "keyword" and isinstance(value, list | tuple):
             return [str(v) for v in value if isinstance(v, str | int | float)]
-        return str(to_plain(value)) if scalar or isinstance(value, date) else None
+        return str(plain(value, redact=True)) if scalar or isinstance(value, date) else None
     if kind in {"integer", "float"} and scalar and not isinstance(value, str | bool):
-        number = to_plain(value)
+        number = plain(value, redact=True)
         if isinstance(number, int | float) and math.isfinite(number):
             return int(number) if kind == "integer" else float(number)
         return None
     if kind == "integer" and isinstance(value, list | tuple | set | frozenset):
         return len(value)  # e.g. dropped_columns: how many, not which
     if kind == "flattened" and isinstance(value, dict):
-        return to_plain(value)
+        return plain(value, redact=True)
     return None
 
 
@@ -212,9 +195,8 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
             continue
         kind = FIELD_TYPES.get(key)
         if kind is None:
-            extra[key] = (
-                to_plain(value) if isinstance(value, str | int | float | bool) else (f"<{type(value).__name__}>")
-            )
+            scalar = isinstance(value, str | int | float | bool)
+            extra[key] = plain(value, redact=True) if scalar else f"<{type(value).__name__}>"
         elif key not in _COMPUTED:
             coerced = _coerce(kind, value)
             if coerced is not None:

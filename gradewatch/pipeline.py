@@ -3,13 +3,16 @@
 Each Dagster asset of ``gradewatch_assets`` is a thin shell over one function here: clean a
 semester, measure its drift, predict it, evaluate it once grades are in, and decide whether to
 retrain. Every function writes its own table in one transaction and returns an outcome with
-the figures the asset shows as metadata. Nothing here imports Dagster.
+the figures the asset shows as metadata and, where a rule applies, the check's
+:class:`~gradewatch.monitoring.checks.Verdict`, whose alert it has already raised: whoever runs
+a semester (Dagster, the demo, a benchmark) gets the same alerts. Nothing here imports Dagster.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -19,6 +22,13 @@ from gradewatch import schema
 from gradewatch.models.registry import LoadedModel, champion_record, load_champion, promote, register_model
 from gradewatch.models.training import SearchConfig, TrainedModel, train_model
 from gradewatch.monitoring.alerts import alert
+from gradewatch.monitoring.checks import (
+    Verdict,
+    accuracy_verdict,
+    drift_verdict,
+    excluded_rows_verdict,
+    grade_coverage_verdict,
+)
 from gradewatch.monitoring.drift import DriftConfig, DriftReport, compare
 from gradewatch.monitoring.evaluation import Evaluation, ToleranceRule, evaluate
 from gradewatch.quality.cleaning import CleaningReference, clean_semester
@@ -39,7 +49,7 @@ from gradewatch.storage.monitoring import (
 )
 from gradewatch.storage.predictions import load_latest_predictions, record_predictions
 from gradewatch.storage.registry import get_version, read_reference_profile
-from gradewatch.storage.semesters import semester_status
+from gradewatch.storage.semesters import SemesterStatus, semester_status, semester_statuses
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +64,7 @@ class CleaningOutcome:
     report: QualityReport
     rows_written: int
     reference: str  # where the imputation values came from
-
-    @property
-    def excluded_share(self) -> float:
-        return self.report.excluded / self.report.rows_in if self.report.rows_in else 0.0
+    verdict: Verdict
 
 
 def _cleaning_reference(loaded: LoadedModel | None) -> tuple[CleaningReference | None, str]:
@@ -71,18 +78,20 @@ def _cleaning_reference(loaded: LoadedModel | None) -> tuple[CleaningReference |
 
 
 def clean_semester_rows(engine: Engine, period: Period) -> CleaningOutcome:
-    frame = load_semester_reports(engine, period.start, period.end)
+    frame = load_semester_reports(engine, period)
     reference, source = _cleaning_reference(load_champion(engine))
     result = clean_semester(frame, reference)
-    written = replace_cleaned_features(engine, period.start, period.end, result.frame)
+    written = replace_cleaned_features(engine, period, result.frame)
     log.info("cleaned semester %s: %d rows in, %d excluded, %d imputed", period.key,
              result.report.rows_in, result.report.excluded, result.report.imputed,
              extra={"semester": period.key})
-    return CleaningOutcome(result.report, written, source)
+    verdict = excluded_rows_verdict(period.key, result.report.rows_in, result.report.excluded)
+    verdict.alert_if_failed()
+    return CleaningOutcome(result.report, written, source, verdict)
 
 
 def _usable_rows(engine: Engine, period: Period) -> pd.DataFrame:
-    cleaned = load_cleaned_features(engine, [(period.start, period.end)])
+    cleaned = load_cleaned_features(engine, [period])
     return cleaned.loc[~cleaned["excluded"]]
 
 
@@ -93,11 +102,12 @@ def _usable_rows(engine: Engine, period: Period) -> pd.DataFrame:
 class DriftOutcome:
     report: DriftReport | None
     reference_version: str | None
+    verdict: Verdict
     reason: str = ""
 
     @property
     def drifted(self) -> bool:
-        return bool(self.report and self.report.dataset_drift)
+        return not self.verdict.passed
 
 
 def measure_drift(engine: Engine, period: Period, config: DriftConfig | None = None) -> DriftOutcome:
@@ -106,19 +116,22 @@ def measure_drift(engine: Engine, period: Period, config: DriftConfig | None = N
     record = champion_record(engine)
     if record is None:
         replace_drift_metrics(engine, period, [], None)
-        return DriftOutcome(None, None, "no model trained yet: there is no reference to compare with")
+        return DriftOutcome(None, None, drift_verdict(period.key, None, []),
+                            "no model trained yet: there is no reference to compare with")
     profile = read_reference_profile(engine, record.version)
     current = _usable_rows(engine, period)
     if not profile or len(current) < config.min_rows:
         replace_drift_metrics(engine, period, [], record.version)
         reason = "no reference profile" if not profile else f"only {len(current)} usable rows"
-        return DriftOutcome(None, record.version, reason)
+        return DriftOutcome(None, record.version, drift_verdict(period.key, record.version, []), reason)
     report = compare(profile, current, config)
-    replace_drift_metrics(engine, period, report.features, record.version)
+    replace_drift_metrics(engine, period, report.feature_rows(), record.version)
     log.info("drift for %s against %s: %s", period.key, record.version,
              ", ".join(report.drifted_features) or "none", extra={"semester": period.key,
                                                                  "model_version": record.version})
-    return DriftOutcome(report, record.version)
+    verdict = drift_verdict(period.key, record.version, report.drifted_features)
+    verdict.alert_if_failed()
+    return DriftOutcome(report, record.version, verdict)
 
 
 # --- prediction ---------------------------------------------------------------------------------
@@ -161,6 +174,7 @@ class PerformanceOutcome:
     model_version: str | None
     within_tolerance: bool | None
     grade_coverage: float
+    verdict: Verdict
     validation_mae: float | None = None
     reason: str = ""
 
@@ -171,7 +185,7 @@ def evaluate_semester(engine: Engine, period: Period, settings: Settings) -> Per
     frame = load_latest_predictions(engine, period)
     graded = frame.loc[frame[schema.FINAL_GRADE].notna()]
     if graded.empty:
-        return PerformanceOutcome(None, None, None, coverage,
+        return PerformanceOutcome(None, None, None, coverage, accuracy_verdict(period.key, None, None),
                                   reason="no student has both a prediction and a final grade")
     version = str(graded["model_version"].mode().iloc[0])
     evaluation = evaluate(frame.loc[frame["model_version"] == version], settings.pass_mark)
@@ -179,11 +193,34 @@ def evaluate_semester(engine: Engine, period: Period, settings: Settings) -> Per
     validation_mae = float(record.metrics["cv_mae"]) if record and "cv_mae" in record.metrics else None
     within = (ToleranceRule.from_settings(settings).within(evaluation, validation_mae)
               if validation_mae is not None else None)
-    replace_performance(engine, period, version, evaluation, within)
+    replace_performance(engine, period, version, evaluation.to_record(), within)
     log.info("evaluated %s with %s: MAE %.2f on %d students (validation MAE %s)", period.key, version,
              evaluation.overall.mae or float("nan"), evaluation.n_students, validation_mae,
              extra={"semester": period.key, "model_version": version})
-    return PerformanceOutcome(evaluation, version, within, coverage, validation_mae)
+    verdict = accuracy_verdict(period.key, version, within, mae=evaluation.overall.mae,
+                               validation_mae=validation_mae, tolerance=settings.accuracy_tolerance)
+    verdict.alert_if_failed()
+    return PerformanceOutcome(evaluation, version, within, coverage, verdict, validation_mae)
+
+
+@dataclass(frozen=True)
+class EvaluationDue:
+    """A semester past its end plus the grace period, to evaluate with the grades that are in."""
+
+    status: SemesterStatus
+    verdict: Verdict  # whether enough final grades arrived (alert final_grades_missing if not)
+
+
+def evaluations_due(engine: Engine, today: date, settings: Settings) -> list[EvaluationDue]:
+    """Every semester whose end plus ``GRADEWATCH_GRADES_GRACE_DAYS`` has passed, with the
+    verdict on its grade coverage against ``GRADEWATCH_MIN_GRADE_COVERAGE``."""
+    grace = timedelta(days=settings.grades_grace_days)
+    return [
+        EvaluationDue(status, grade_coverage_verdict(status.period.key, status.period.end.isoformat(),
+                                                     status.rows, status.grade_coverage,
+                                                     settings.min_grade_coverage))
+        for status in semester_statuses(engine) if status.period.end + grace <= today
+    ]
 
 
 # --- training and promotion ---------------------------------------------------------------------

@@ -4,8 +4,28 @@ from __future__ import annotations
 
 import dagster as dg
 
+from gradewatch.monitoring.checks import Verdict
 from gradewatch.monitoring.drift import DriftReport
 from gradewatch.pipeline import PerformanceOutcome
+
+# Who answers for an asset: the data team for what is uploaded and cleaned, the ML engineer for
+# models, drift, predictions and accuracy.
+DATA_OWNERS = ["team:data-platform"]
+ML_OWNERS = ["team:ml-engineering"]
+
+_SEVERITY = {"warning": dg.AssetCheckSeverity.WARN, "error": dg.AssetCheckSeverity.ERROR}
+
+
+def table_metadata(table: str, rows: int) -> dict[str, object]:
+    """The table an asset writes and the rows it wrote for this partition, under the keys the
+    Dagster UI shows as the asset's table name and row count."""
+    return {"dagster/table_name": table, "dagster/row_count": dg.MetadataValue.int(rows)}
+
+
+def check_result(verdict: Verdict) -> dg.AssetCheckResult:
+    """A core verdict as a Dagster asset check result (its alert was raised by the core)."""
+    return dg.AssetCheckResult(check_name=verdict.check, passed=verdict.passed,
+                               severity=_SEVERITY[verdict.severity], metadata=verdict.metadata)
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

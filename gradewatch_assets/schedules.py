@@ -1,11 +1,9 @@
 """Schedules: the biweekly prediction refresh and the end-of-semester evaluation."""
 
 
-from datetime import timedelta
-
 import dagster as dg
 
-from gradewatch.monitoring.alerts import alert
+from gradewatch import pipeline
 from gradewatch.storage.semesters import semester_statuses
 from gradewatch_assets.jobs import evaluation_job, semester_job
 from gradewatch_assets.partitions import SEMESTER_TAG, TRAINING_TAG
@@ -34,24 +32,16 @@ def _already_requested(context: dg.ScheduleEvaluationContext, run_key: str) -> b
                          "with the grades that are in; alert final_grades_missing below "
                          "GRADEWATCH_MIN_GRADE_COVERAGE.")
 def end_of_semester(context: dg.ScheduleEvaluationContext, gradewatch: GradewatchResource):
-    settings = gradewatch.settings()
     gradewatch.setup_for_execution(None)
     today = context.scheduled_execution_time.date()
-    for status in semester_statuses(gradewatch.engine()):
-        key = status.period.key
-        if status.period.end + timedelta(days=settings.grades_grace_days) > today:
-            continue
+    for due in pipeline.evaluations_due(gradewatch.engine(), today, gradewatch.settings()):
+        status, key = due.status, due.status.period.key
         run_key = f"end_of_semester:{key}:{status.grades_version}"
         if _already_requested(context, run_key):
             continue  # evaluated already with these very grades
-        complete = status.grade_coverage >= settings.min_grade_coverage
-        if complete and _already_requested(context, grades_run_key(status)):
+        if due.verdict.passed and _already_requested(context, grades_run_key(status)):
             continue  # final_grades_sensor evaluated these very grades, and nothing is missing
-        if not complete:  # the run at the deadline records the coverage beside the alert
-            alert("final_grades_missing", "warning",
-                  f"{key} ended {status.period.end.isoformat()}; only {status.grade_coverage:.0%} of "
-                  f"its {status.rows} students have a final grade (expected at least "
-                  f"{settings.min_grade_coverage:.0%})", semester=key, coverage=status.grade_coverage)
+        due.verdict.alert_if_failed()  # the run at the deadline records the coverage beside the alert
         yield dg.RunRequest(partition_key=key, run_key=run_key,
                             tags={SEMESTER_TAG: key, TRAINING_TAG: "evaluation",
                                   "gradewatch/reason": f"end of semester, coverage {status.grade_coverage:.0%}"})

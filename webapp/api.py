@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
-from gradewatch import schema
 from gradewatch.intake.csv_safety import iter_csv
 from gradewatch.intake.ingest import UploadRejected, ingest_csv, parse_period
 from gradewatch.intake.reader import CsvRejected, ParsedCsv, read_csv_bytes, read_records
-from gradewatch.models.registry import LoadedModel, ModelUnavailableError, champion_record
+from gradewatch.models.registry import champion_record
 from gradewatch.models.scoring import OUTPUT_COLUMNS, score_rows
 from gradewatch.semesters import Period
 from gradewatch.storage.health import database_status
-from gradewatch.storage.reports import REPORT_EXTRA_COLUMNS, iter_report, report_ready
+from gradewatch.storage.reports import REPORT_HEADER, iter_report, report_ready
 from webapp.auth import require_scope
-from webapp.context import get_engine, get_settings
+from webapp.context import get_engine, get_settings, require_champion
 from webapp.errors import ApiError
 from webapp.openapi import openapi_document
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
 
-REPORT_HEADER = (*schema.REPORT_COLUMNS, *REPORT_EXTRA_COLUMNS)
 
 
 def uploaded_file_bytes() -> bytes:
@@ -42,9 +40,7 @@ def update_csv() -> Response:
         result = ingest_csv(get_engine(), raw, period, source="api", token_name=g.get("token_name"))
     except UploadRejected as exc:
         raise ApiError(400, str(exc)) from exc
-    g.log_fields = {"semester": period.key, "rows_received": result.received,
-                    "rows_inserted": result.inserted, "rows_updated": result.updated,
-                    "rows_rejected": result.rejected, "upload_mode": result.mode}
+    g.log_fields = result.log_fields()
     log.info("upload stored", extra=g.log_fields)
     return jsonify(result.to_dict())
 
@@ -88,22 +84,10 @@ def _predict_input() -> ParsedCsv:
                         "or a JSON list of student records.")
 
 
-def champion_or_503() -> LoadedModel:
-    try:
-        loaded = current_app.extensions["gradewatch.champion"].get()
-    except ModelUnavailableError as exc:
-        raise ApiError(503, "The current model cannot be loaded; the ML engineer has been alerted. "
-                            f"({exc})") from exc
-    if loaded is None:
-        raise ApiError(503, "No model has been trained yet: predictions start once a semester's "
-                            "final grades have been uploaded and processed.")
-    return loaded
-
-
 @api.post("/predict")
 def predict() -> Response:
     parsed = _predict_input()
-    loaded = champion_or_503()
+    loaded = require_champion()
     scored = score_rows(parsed.frame, loaded, get_settings().pass_mark)
     errors = sorted([*parsed.errors, *scored.errors], key=lambda e: e.row)
     g.log_fields = {"rows_received": parsed.rows_received, "rows_predicted": len(scored.predictions),

@@ -135,9 +135,7 @@ def _take(engine: Engine, inbox: Path, path: Path, key: str, outcome: InboxOutco
     _write_receipt(inbox, path, {"file": key, "sha256": digest, "status": "ingested", **result.to_dict()})
     _finish(inbox, path, keep_originals)
     outcome.ingested.append(result)
-    log.info("inbox file ingested", extra={
-        "semester": result.period.key, "rows_received": result.received, "rows_inserted": result.inserted,
-        "rows_updated": result.updated, "rows_rejected": result.rejected, "upload_mode": result.mode})
+    log.info("inbox file ingested", extra=result.log_fields())
 
 
 def _stamp() -> str:

@@ -62,6 +62,11 @@ class IngestResult:
             "dropped_columns": self.dropped_columns,
         }
 
+    def log_fields(self) -> dict[str, object]:
+        """The fields of an upload's log record: counts only, never a row value."""
+        return {"semester": self.period.key, "rows_received": self.received, "rows_inserted": self.inserted,
+                "rows_updated": self.updated, "rows_rejected": self.rejected, "upload_mode": self.mode}
+
 
 def parse_period(start: str | None, end: str | None) -> Period:
     """The semester of an upload from its two form fields, or UploadRejected saying what is wrong."""

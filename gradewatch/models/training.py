@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from gradewatch.models.features import DEFAULT_FEATURE_SPEC, FeatureSpec
 from gradewatch.monitoring.drift import build_profile
+from gradewatch.plain import plain
 from gradewatch.quality.reference import CleaningReference, fit_reference
 
 CLEANING_PROFILE_KEY = "cleaning"  # the cleaning reference, stored in a version's profile
@@ -178,12 +179,6 @@ def cleaning_reference_of(profile: Mapping[str, Any] | None) -> CleaningReferenc
     return CleaningReference.from_dict(stored) if stored is not None else None
 
 
-def _plain(value: Any) -> Any:
-    """JSON-friendly copy of a hyper-parameter value (numpy scalars become Python ones)."""
-    item = getattr(value, "item", None)
-    return item() if callable(item) else value
-
-
 def conformal_offsets(sorted_residuals: np.ndarray, coverage: float) -> tuple[float, float]:
     """Split-conformal order statistics of signed residuals for a ``coverage`` interval."""
     n = sorted_residuals.size
@@ -289,7 +284,7 @@ def _search(
     for family in config.families:
         sampler = ParameterSampler(SEARCH_SPACES[family], n_iter=config.n_iter, random_state=seed)
         for raw_params in sampler:
-            params = {k: _plain(v) for k, v in raw_params.items()}
+            params = {k: plain(v) for k, v in raw_params.items()}
             # Each search tree sees as many rows as a final tree: min(rows, rf_max_samples_rows).
             pipeline = build_pipeline(family, params, spec, n_rows=y.size, config=config, seed=seed,
                                       trees=config.rf_search_trees)

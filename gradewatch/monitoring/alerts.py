@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from gradewatch.logs import to_plain
+from gradewatch.plain import plain
 from gradewatch.settings import Settings
 from gradewatch.storage.alerts import mark_delivered, record_alert
 from gradewatch.storage.db import utcnow
@@ -110,7 +110,7 @@ def alert(kind: str, severity: str, message: str, **context: Any) -> bool:
     if level is None:
         raise ValueError(f"alert severity must be 'warning' or 'error', got {severity!r}")
     severity = severity.lower()
-    context = to_plain(context)
+    context = plain(context, redact=True)
     semester = None if context.get("semester") is None else str(context["semester"])
     fingerprint = _fingerprint(kind, severity, semester, message)
     config = _config

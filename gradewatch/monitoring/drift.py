@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from gradewatch.models.features import DEFAULT_FEATURE_SPEC, FeatureSpec
+from gradewatch.plain import plain
 
 PROFILE_FORMAT = 1
 PSI_FLOOR = 1e-4  # share given to an empty bin so that PSI stays finite
@@ -82,19 +83,17 @@ class DriftReport:
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
 
+    def feature_rows(self) -> list[dict[str, Any]]:
+        """One row of ``drift_metrics`` per feature."""
+        return [asdict(f) for f in self.features]
+
     def to_json_dict(self) -> dict[str, Any]:
         """The shape of SPEC section 7 (``gradewatch drift --json``)."""
         keys = ("feature", "method", "statistic", "p_value", "psi", "drifted")
         return {
             "dataset_drift": self.dataset_drift,
-            "features": [{k: _finite(asdict(f)[k]) for k in keys} for f in self.features],
+            "features": [{k: plain(asdict(f)[k]) for k in keys} for f in self.features],
         }
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def psi_band(psi: float) -> str:

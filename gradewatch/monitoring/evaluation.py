@@ -54,6 +54,12 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_record(self) -> dict[str, Any]:
+        """The columns of a ``model_performance`` row."""
+        return {"n_students": self.n_students, "grade_coverage": self.grade_coverage,
+                **{name: getattr(self.overall, name) for name in METRICS},
+                "by_gender": self.to_dict()["by_gender"], "max_gender_gap": self.max_gender_gap}
+
 
 def _ratio(num: float, den: float) -> float | None:
     return float(num / den) if den > 0 else None

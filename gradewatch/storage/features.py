@@ -7,7 +7,6 @@ or a failed insert leaves the previous version of the semester intact, never hal
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -17,8 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gradewatch import schema
+from gradewatch.plain import plain
+from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction, utcnow
-from gradewatch.storage.tables import cleaned_features, student_reports
+from gradewatch.storage.tables import cleaned_features, in_semester, student_reports
 
 REPORT_COLUMNS = (schema.USER_ID, schema.START, schema.END, *schema.FEATURES, schema.FINAL_GRADE,
                   "updated_at")
@@ -27,31 +28,28 @@ CLEANED_COLUMNS = (schema.USER_ID, schema.START, schema.END, *schema.FEATURES, s
 _INSERT_BATCH = 10_000
 
 
-def load_semester_reports(engine: Engine, start: date, end: date) -> pd.DataFrame:
+def load_semester_reports(engine: Engine, period: Period) -> pd.DataFrame:
     """One semester's stored rows with the canonical columns and ``updated_at``, in id order."""
     query = (sa.select(*(student_reports.c[c] for c in REPORT_COLUMNS))
-             .where(student_reports.c.start_date_period == start,
-                    student_reports.c.end_date_period == end)
+             .where(in_semester(student_reports, period))
              .order_by(student_reports.c.id))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return _typed(pd.DataFrame(rows, columns=list(REPORT_COLUMNS)))
 
 
-def replace_cleaned_features(engine: Engine, start: date, end: date, frame: pd.DataFrame) -> int:
+def replace_cleaned_features(engine: Engine, period: Period, frame: pd.DataFrame) -> int:
     """Replace the semester's rows of ``cleaned_features`` with ``frame``; returns rows written.
 
     ``frame`` is a cleaning result: canonical columns, ``quality_flags`` and ``excluded``. Its
     period columns, when filled, must be this semester.
     """
-    _check_period(frame, start, end)
-    columns = _columns(frame, start, end)
+    _check_period(frame, period)
+    columns = _columns(frame, period)
     count = len(frame)
 
     def work(conn: Connection) -> int:
-        conn.execute(sa.delete(cleaned_features).where(
-            cleaned_features.c.start_date_period == start,
-            cleaned_features.c.end_date_period == end))
+        conn.execute(sa.delete(cleaned_features).where(in_semester(cleaned_features, period)))
         if is_postgres(conn):  # COPY: several times faster than an executemany of INSERTs
             copy_rows(conn, cleaned_features, list(columns), zip(*columns.values(), strict=True))
             return count
@@ -78,8 +76,7 @@ def copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: I
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
-def load_cleaned_features(engine: Engine,
-                          semesters: Iterable[tuple[date, date]] | None = None) -> pd.DataFrame:
+def load_cleaned_features(engine: Engine, semesters: Iterable[Period] | None = None) -> pd.DataFrame:
     """Cleaned rows of the given semesters (all semesters when None), by semester then id."""
     query = sa.select(*(cleaned_features.c[c] for c in CLEANED_COLUMNS)).order_by(
         cleaned_features.c.start_date_period, cleaned_features.c.end_date_period,
@@ -88,9 +85,7 @@ def load_cleaned_features(engine: Engine,
         wanted = list(semesters)
         if not wanted:
             return _typed(pd.DataFrame(columns=list(CLEANED_COLUMNS)))
-        query = query.where(sa.or_(*(
-            sa.and_(cleaned_features.c.start_date_period == s, cleaned_features.c.end_date_period == e)
-            for s, e in wanted)))
+        query = query.where(sa.or_(*(in_semester(cleaned_features, p) for p in wanted)))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     frame = _typed(pd.DataFrame(rows, columns=list(CLEANED_COLUMNS)))
@@ -109,17 +104,17 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _check_period(frame: pd.DataFrame, start: date, end: date) -> None:
-    for column, expected in ((schema.START, start), (schema.END, end)):
+def _check_period(frame: pd.DataFrame, period: Period) -> None:
+    for column, expected in ((schema.START, period.start), (schema.END, period.end)):
         if column in frame.columns:
             filled = frame[column].dropna()
             wrong = filled[filled.map(lambda d, e=expected: pd.Timestamp(d).date() != e)]
             if len(wrong):
                 raise ValueError(f"{len(wrong)} rows of the frame belong to another semester "
-                                 f"than {start.isoformat()}_{end.isoformat()}")
+                                 f"than {period.key}")
 
 
-def _columns(frame: pd.DataFrame, start: date, end: date) -> dict[str, list[Any]]:
+def _columns(frame: pd.DataFrame, period: Period) -> dict[str, list[Any]]:
     """The rows to write, column by column, as plain Python values (None for missing)."""
     now = utcnow()
     n = len(frame)
@@ -127,13 +122,13 @@ def _columns(frame: pd.DataFrame, start: date, end: date) -> dict[str, list[Any]
     for name in (schema.USER_ID, *schema.FEATURES, schema.FINAL_GRADE):
         values = frame[name].astype(object).to_numpy() if name in frame.columns else np.full(n, None)
         columns[name] = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-                         else _plain(v) for v in values]
+                         else plain(v) for v in values]
     flags = frame["quality_flags"] if "quality_flags" in frame.columns else pd.Series([""] * n)
     excluded = frame["excluded"] if "excluded" in frame.columns else pd.Series([False] * n)
     columns["quality_flags"] = flags.fillna("").astype(str).tolist()
     columns["excluded"] = excluded.fillna(False).astype(bool).tolist()
-    columns[schema.START] = [start] * n
-    columns[schema.END] = [end] * n
+    columns[schema.START] = [period.start] * n
+    columns[schema.END] = [period.end] * n
     columns["cleaned_at"] = [now] * n
     return columns
 
@@ -141,13 +136,3 @@ def _columns(frame: pd.DataFrame, start: date, end: date) -> dict[str, list[Any]
 def _records(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value

@@ -8,57 +8,45 @@ one semester), in ONE transaction, so a re-run never leaves a mix of two runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gradewatch.monitoring.drift import FeatureDrift
-from gradewatch.monitoring.evaluation import METRICS, Evaluation
+from gradewatch.plain import plain
 from gradewatch.semesters import Period
 from gradewatch.storage.db import run_in_transaction, utcnow
-from gradewatch.storage.registry import json_safe
-from gradewatch.storage.tables import drift_metrics, model_performance
-
-
-def _finite(value: float | None) -> float | None:
-    return json_safe(value)
-
-
-def _in_period(table: sa.Table, period: Period) -> sa.ColumnElement[bool]:
-    return sa.and_(table.c.start_date_period == period.start, table.c.end_date_period == period.end)
+from gradewatch.storage.tables import drift_metrics, in_semester, model_performance
 
 
 def replace_drift_metrics(
     engine: Engine,
     period: Period,
-    features: Sequence[FeatureDrift],
+    features: Sequence[Mapping[str, Any]],
     reference_version: str | None,
     computed_at: datetime | None = None,
 ) -> int:
-    """Store a semester's drift report (one row per feature); returns the number of rows."""
+    """Store a semester's drift report (one row per feature: ``feature``, ``method``,
+    ``statistic``, ``p_value``, ``psi``, ``threshold``, ``drifted``); returns the number of rows."""
     at = computed_at or utcnow()
     rows = [
         {
             "start_date_period": period.start,
             "end_date_period": period.end,
             "reference_version": reference_version,
-            "feature": f.feature,
-            "method": f.method,
-            "statistic": _finite(f.statistic),
-            "p_value": _finite(f.p_value),
-            "psi": _finite(f.psi),
-            "threshold": _finite(f.threshold),
-            "drifted": bool(f.drifted),
+            "feature": f["feature"],
+            "method": f["method"],
+            **{name: plain(f[name]) for name in ("statistic", "p_value", "psi", "threshold")},
+            "drifted": bool(f["drifted"]),
             "computed_at": at,
         }
         for f in features
     ]
 
     def work(conn: Connection) -> int:
-        conn.execute(drift_metrics.delete().where(_in_period(drift_metrics, period)))
+        conn.execute(drift_metrics.delete().where(in_semester(drift_metrics, period)))
         if rows:
             conn.execute(drift_metrics.insert(), rows)
         return len(rows)
@@ -70,7 +58,7 @@ def read_drift_metrics(engine: Engine, period: Period) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         result = conn.execute(
             sa.select(drift_metrics)
-            .where(_in_period(drift_metrics, period))
+            .where(in_semester(drift_metrics, period))
             .order_by(drift_metrics.c.id)
         )
         return [dict(r._mapping) for r in result]
@@ -80,21 +68,17 @@ def replace_performance(
     engine: Engine,
     period: Period,
     model_version: str,
-    evaluation: Evaluation,
+    record: Mapping[str, Any],
     within_tolerance: bool | None,
     evaluated_at: datetime | None = None,
 ) -> None:
-    """Store the accuracy of ``model_version`` on ``period``, replacing an earlier evaluation."""
-    overall = evaluation.overall
+    """Store the accuracy of ``model_version`` on ``period`` (``record``: a column of
+    ``model_performance`` per key), replacing an earlier evaluation."""
     row = {
         "start_date_period": period.start,
         "end_date_period": period.end,
         "model_version": model_version,
-        "n_students": evaluation.n_students,
-        "grade_coverage": _finite(evaluation.grade_coverage),
-        **{name: _finite(getattr(overall, name)) for name in METRICS},
-        "by_gender": json_safe(evaluation.to_dict()["by_gender"]),
-        "max_gender_gap": json_safe(evaluation.max_gender_gap),
+        **{name: plain(value) for name, value in record.items()},
         "within_tolerance": within_tolerance,
         "evaluated_at": evaluated_at or utcnow(),
     }
@@ -102,7 +86,7 @@ def replace_performance(
     def work(conn: Connection) -> None:
         conn.execute(
             model_performance.delete().where(
-                _in_period(model_performance, period),
+                in_semester(model_performance, period),
                 model_performance.c.model_version == model_version,
             )
         )
@@ -116,6 +100,6 @@ def read_performance(engine: Engine, period: Period | None = None) -> list[dict[
         model_performance.c.start_date_period, model_performance.c.id
     )
     if period is not None:
-        query = query.where(_in_period(model_performance, period))
+        query = query.where(in_semester(model_performance, period))
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]

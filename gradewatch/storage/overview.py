@@ -14,7 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gradewatch.semesters import Period
-from gradewatch.storage.tables import drift_metrics, grade_predictions, student_reports
+from gradewatch.storage.tables import (
+    drift_metrics,
+    grade_predictions,
+    latest_prediction,
+    same_semester,
+    student_reports,
+)
 
 
 @dataclass(frozen=True)
@@ -41,12 +47,7 @@ def semester_overview(engine: Engine) -> list[SemesterOverview]:
     """Every semester in ``student_reports``, newest first, with its counts."""
     t, p = student_reports, grade_predictions
     # The latest prediction of a row is the one whose time is on the row (as in the report).
-    latest = sa.and_(
-        p.c.user_id == t.c.user_id,
-        p.c.start_date_period == t.c.start_date_period,
-        p.c.end_date_period == t.c.end_date_period,
-        p.c.predicted_at == t.c.prediction_report_date,
-    )
+    latest = latest_prediction(p, t)
     in_report = sa.and_(t.c.prediction_final_grade.is_not(None), t.c.final_grade.is_(None))
     # DISTINCT ids: a run that wrote two history rows for one student must not count twice.
     query = (
@@ -85,8 +86,7 @@ def drift_history(engine: Engine, semesters: int = 8) -> list[dict[str, Any]]:
     )
     query = (
         sa.select(d)
-        .join(recent, sa.and_(d.c.start_date_period == recent.c.start_date_period,
-                              d.c.end_date_period == recent.c.end_date_period))
+        .join(recent, same_semester(d, recent))
         .order_by(d.c.start_date_period, d.c.end_date_period, d.c.feature)
     )
     with engine.connect() as conn:

@@ -16,7 +16,14 @@ from sqlalchemy.engine import Connection, Engine
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction
 from gradewatch.storage.features import copy_rows
-from gradewatch.storage.tables import cleaned_features, grade_predictions, student_reports
+from gradewatch.storage.tables import (
+    cleaned_features,
+    grade_predictions,
+    in_semester,
+    latest_prediction,
+    same_semester,
+    student_reports,
+)
 
 PREDICTION_COLUMNS = (
     "user_id",
@@ -64,8 +71,7 @@ def record_predictions(
             t.update()
             .where(
                 t.c.user_id == sa.bindparam("b_user_id"),
-                t.c.start_date_period == period.start,
-                t.c.end_date_period == period.end,
+                in_semester(t, period),
             )
             .values(
                 prediction_final_grade=sa.bindparam("b_grade"),
@@ -96,8 +102,7 @@ def _update_reports_at_once(conn: Connection, period: Period, rows: list[dict], 
         t.update()
         .where(
             t.c.user_id == stage.c.user_id,
-            t.c.start_date_period == period.start,
-            t.c.end_date_period == period.end,
+            in_semester(t, period),
         )
         .values(prediction_final_grade=stage.c.grade, prediction_report_date=predicted_at)
     )
@@ -111,20 +116,14 @@ def load_latest_predictions(engine: Engine, period: Period) -> pd.DataFrame:
     scale or as 999 must not count as a prediction error.
     """
     t, p, c = student_reports, grade_predictions, cleaned_features
-    same_student = sa.and_(c.c.user_id == t.c.user_id, c.c.start_date_period == t.c.start_date_period,
-                           c.c.end_date_period == t.c.end_date_period)
+    same_student = sa.and_(c.c.user_id == t.c.user_id, same_semester(c, t))
     query = (
         sa.select(
             t.c.user_id, c.c.gender, c.c.final_grade, p.c.predicted_grade, p.c.interval_lower,
             p.c.interval_upper, p.c.probability_below_pass, p.c.at_risk, p.c.model_version,
         )
-        .select_from(t.join(p, sa.and_(
-            p.c.user_id == t.c.user_id,
-            p.c.start_date_period == t.c.start_date_period,
-            p.c.end_date_period == t.c.end_date_period,
-            p.c.predicted_at == t.c.prediction_report_date,
-        )).outerjoin(c, same_student))
-        .where(t.c.start_date_period == period.start, t.c.end_date_period == period.end)
+        .select_from(t.join(p, latest_prediction(p, t)).outerjoin(c, same_student))
+        .where(in_semester(t, period))
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()

@@ -10,7 +10,6 @@ database's own guarantee behind this.
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from gradewatch.plain import plain
 from gradewatch.storage.db import is_postgres, run_in_transaction, utcnow
 from gradewatch.storage.tables import model_versions as mv
 
@@ -53,20 +53,6 @@ _RECORD_COLUMNS = (
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def json_safe(value: Any) -> Any:
-    """A copy without NaN or infinity (PostgreSQL's jsonb refuses them) and numpy scalars."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "shape", None) == ():
-        value = item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _record(row: sa.Row) -> VersionRecord:
@@ -114,11 +100,11 @@ def insert_version(
             mv.insert().values(
                 version=f"new-{uuid.uuid4().hex}",
                 algorithm=algorithm,
-                parameters=json_safe(parameters),
-                feature_spec=json_safe(feature_spec),
+                parameters=plain(parameters),
+                feature_spec=plain(feature_spec),
                 training_semesters=list(training_semesters),
-                metrics=json_safe(metrics),
-                reference_profile=json_safe(reference_profile),
+                metrics=plain(metrics),
+                reference_profile=plain(reference_profile),
                 artifact=artifact,
                 artifact_sha256=sha256_hex(artifact),
                 status="retired" if status == "champion" else status,

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from gradewatch import schema
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres
-from gradewatch.storage.tables import grade_predictions, student_reports
+from gradewatch.storage.tables import grade_predictions, in_semester, latest_prediction, student_reports
 
 REPORT_VALUE_COLUMNS = (*schema.FEATURES, schema.FINAL_GRADE)
 _STAGE_COLUMNS = (schema.USER_ID, *REPORT_VALUE_COLUMNS)
@@ -222,11 +222,7 @@ def upsert_reports(
         ).one()
         return MergeCounts(inserted, updated, staged - inserted - updated)
     # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so counting first is exact.
-    key_match = sa.and_(
-        t.c.user_id == stage.c.user_id,
-        t.c.start_date_period == period.start,
-        t.c.end_date_period == period.end,
-    )
+    key_match = sa.and_(t.c.user_id == stage.c.user_id, in_semester(t, period))
     staged_changes = sa.or_(
         *[t.c[c].is_distinct_from(stage.c[c]) for c in schema.FEATURES],
         t.c.final_grade.is_distinct_from(sa.func.coalesce(stage.c.final_grade, t.c.final_grade)),
@@ -240,7 +236,7 @@ def upsert_reports(
 
 
 def _semester_has_rows(conn: Connection, period: Period) -> bool:
-    return conn.execute(sa.select(sa.exists().where(semester_filter(period)))).scalar_one()
+    return conn.execute(sa.select(sa.exists().where(in_semester(student_reports, period)))).scalar_one()
 
 
 _CONCURRENT_WRITE = {"23505", "40P01"}  # unique violation, deadlock detected
@@ -304,11 +300,7 @@ def update_final_grades(
         return MergeCounts(), []
     stage = _stage_rows(conn, "stage_grades", frame, ("row", schema.USER_ID, schema.FINAL_GRADE))
     t = student_reports
-    key_match = sa.and_(
-        t.c.user_id == stage.c.user_id,
-        t.c.start_date_period == period.start,
-        t.c.end_date_period == period.end,
-    )
+    key_match = sa.and_(t.c.user_id == stage.c.user_id, in_semester(t, period))
     unknown = conn.execute(
         sa.select(stage.c.row).select_from(stage.outerjoin(t, key_match)).where(t.c.id.is_(None))
     ).scalars().all()
@@ -327,17 +319,10 @@ def _with_columns(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame
     return frame.assign(**{c: None for c in missing}) if missing else frame
 
 
-def semester_filter(period: Period) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        student_reports.c.start_date_period == period.start,
-        student_reports.c.end_date_period == period.end,
-    )
-
-
 def count_rows(engine: Engine, period: Period | None = None) -> int:
     query = sa.select(sa.func.count()).select_from(student_reports)
     if period is not None:
-        query = query.where(semester_filter(period))
+        query = query.where(in_semester(student_reports, period))
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 
@@ -345,20 +330,15 @@ def count_rows(engine: Engine, period: Period | None = None) -> int:
 REPORT_EXTRA_COLUMNS = (
     "interval_lower", "interval_upper", "probability_below_pass", "at_risk", "model_version",
 )
+REPORT_HEADER = (*schema.REPORT_COLUMNS, *REPORT_EXTRA_COLUMNS)  # the report CSV's columns, in order
 
 
 def _report_query(period: Period) -> sa.Select:
     t, p = student_reports, grade_predictions
-    join = sa.and_(
-        p.c.user_id == t.c.user_id,
-        p.c.start_date_period == t.c.start_date_period,
-        p.c.end_date_period == t.c.end_date_period,
-        p.c.predicted_at == t.c.prediction_report_date,
-    )
     return (
         sa.select(*[t.c[c] for c in schema.REPORT_COLUMNS], *[p.c[c] for c in REPORT_EXTRA_COLUMNS])
-        .select_from(t.outerjoin(p, join))
-        .where(semester_filter(period), t.c.prediction_final_grade.is_not(None), t.c.final_grade.is_(None))
+        .select_from(t.outerjoin(p, latest_prediction(p, t)))
+        .where(in_semester(student_reports, period), t.c.prediction_final_grade.is_not(None), t.c.final_grade.is_(None))
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from gradewatch.semesters import Period
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -27,6 +29,23 @@ def _semester_columns() -> list[sa.Column]:
         sa.Column("start_date_period", sa.Date, nullable=False),
         sa.Column("end_date_period", sa.Date, nullable=False),
     ]
+
+
+def in_semester(table: sa.Table | sa.FromClause, period: Period) -> sa.ColumnElement[bool]:
+    """The one filter on a semester, for every table keyed by one."""
+    return sa.and_(table.c.start_date_period == period.start, table.c.end_date_period == period.end)
+
+
+def same_semester(a: sa.Table | sa.FromClause, b: sa.Table | sa.FromClause) -> sa.ColumnElement[bool]:
+    """Join condition: rows of ``a`` and ``b`` of the same semester."""
+    return sa.and_(a.c.start_date_period == b.c.start_date_period, a.c.end_date_period == b.c.end_date_period)
+
+
+def latest_prediction(predictions: sa.Table | sa.FromClause, reports: sa.Table | sa.FromClause
+                      ) -> sa.ColumnElement[bool]:
+    """Join condition: a report row's latest prediction, the one whose time is on the row."""
+    return sa.and_(predictions.c.user_id == reports.c.user_id, same_semester(predictions, reports),
+                   predictions.c.predicted_at == reports.c.prediction_report_date)
 
 
 def _feature_columns() -> list[sa.Column]:

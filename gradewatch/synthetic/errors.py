@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from gradewatch import schema
+from gradewatch.plain import plain
 from gradewatch.synthetic.config import FILE_KINDS, ROW_KINDS, GeneratorConfig
 
 # Kinds that leave one bad feature cell, which cleaning imputes.
@@ -305,7 +306,7 @@ class _Injector:
         truth = self.sheet.truth.at[i, column]
         truth = None if isinstance(truth, float) and np.isnan(truth) else truth
         self.sheet.errors.append({"kind": kind, "student": i, "user_id": self.sheet.truth.at[i, schema.USER_ID],
-                                  "column": column, "truth": _plain(truth), **extra})
+                                  "column": column, "truth": plain(truth), **extra})
 
     def inject(self, kind: str, i: int) -> None:
         getattr(self, f"_{kind}")(i)
@@ -357,7 +358,7 @@ class _Injector:
             return
         columns = [str(c) for c in self.rng.choice(allowed, size=min(len(allowed), int(self.rng.integers(2, 4))),
                                                      replace=False)]
-        truth = {c: _plain(self.sheet.truth.at[i, c]) for c in columns}
+        truth = {c: plain(self.sheet.truth.at[i, c]) for c in columns}
         self.sheet.errors.append({"kind": "multi_bad_row", "student": i,
                                   "user_id": self.sheet.truth.at[i, schema.USER_ID],
                                   "column": columns[0], "columns": columns, "truth": truth})
@@ -413,11 +414,3 @@ class _Injector:
         if column is not None:
             self._record("stray_whitespace", i, column)
             self.sheet.display[(i, column)] = ("  ", " ")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value

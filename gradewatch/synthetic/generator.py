@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from gradewatch import schema
+from gradewatch.plain import plain
 from gradewatch.semesters import Period
 from gradewatch.synthetic.config import DRIFT_KINDS, ERROR_KINDS, FILE_KINDS, GeneratorConfig
 from gradewatch.synthetic.errors import PII_HEADERS, Sheet, inject_errors
@@ -176,7 +177,7 @@ def write_semesters(config: GeneratorConfig, out_dir: Path) -> Path:
         "semesters": [s.manifest() for s in semesters],
     }
     path = out_dir / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(plain(manifest), indent=1) + "\n", encoding="utf-8")
     return path
 
 
@@ -184,16 +185,6 @@ def _config_dict(config: GeneratorConfig) -> dict[str, Any]:
     data = asdict(config)
     data["error_kinds"] = list(config.error_kinds)
     return data
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if np.isnan(value) else float(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 __all__ = ["DRIFT_KINDS", "ERROR_KINDS", "MODEL", "GeneratorConfig", "SyntheticSemester",

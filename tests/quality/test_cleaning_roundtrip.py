@@ -62,7 +62,7 @@ def test_generated_semesters_survive_upload_and_cleaning(client: FlaskClient, up
         assert body["rejected"] == expected["missing_user_id"] + expected["duplicate_rows"]
 
         period = Period.from_key(entry["period"])
-        stored = load_semester_reports(engine, period.start, period.end)
+        stored = load_semester_reports(engine, period)
         result = clean_semester(stored)
         report = result.report
         assert (report.rows_in, report.rows_out) == (expected["rows_out"], expected["rows_out"])
@@ -79,7 +79,7 @@ def test_generated_semesters_survive_upload_and_cleaning(client: FlaskClient, up
         for kind in score.injected:
             assert score.recall(kind) >= 0.99, (entry["period"], kind, score.summary())
         assert score.altered_share <= 0.005, score.summary()
-        replace_cleaned_features(engine, period.start, period.end, result.frame)
+        replace_cleaned_features(engine, period, result.frame)
 
     assert len(load_cleaned_features(engine)) == sum(e["expected"]["rows_out"] for e in manifest["semesters"])
     # No PII anywhere: not in the database, not in the logs.

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from gradewatch import schema
 from gradewatch.quality.cleaning import clean_semester
+from gradewatch.semesters import Period
 from gradewatch.storage.features import (
     load_cleaned_features,
     load_semester_reports,
@@ -19,8 +20,8 @@ from gradewatch.storage.features import (
 )
 from gradewatch.storage.tables import cleaned_features, student_reports
 
-SPRING = (date(2026, 1, 12), date(2026, 6, 30))
-AUTUMN = (date(2026, 9, 1), date(2026, 12, 18))
+SPRING = Period(date(2026, 1, 12), date(2026, 6, 30))
+AUTUMN = Period(date(2026, 9, 1), date(2026, 12, 18))
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 
 
@@ -52,7 +53,7 @@ def count_cleaned(engine: Engine, period: tuple[date, date]) -> int:
 
 def test_load_semester_reports_returns_one_semester_with_canonical_columns(engine: Engine):
     store_reports(engine, report_rows(SPRING, 12) + report_rows(AUTUMN, 5, prefix="a"))
-    frame = load_semester_reports(engine, *SPRING)
+    frame = load_semester_reports(engine, SPRING)
     assert list(frame.columns) == [schema.USER_ID, schema.START, schema.END, *schema.FEATURES,
                                    schema.FINAL_GRADE, "updated_at"]
     assert len(frame) == 12 and frame["user_id"].str.startswith("s").all()
@@ -61,13 +62,13 @@ def test_load_semester_reports_returns_one_semester_with_canonical_columns(engin
     assert frame.loc[2, "parental_support"] is None
     assert np.isnan(frame.loc[0, "final_grade"])
     assert str(frame["extracurricular_activities_count"].dtype) == "Int64"
-    assert load_semester_reports(engine, date(2020, 1, 1), date(2020, 6, 1)).empty
+    assert load_semester_reports(engine, Period(date(2020, 1, 1), date(2020, 6, 1))).empty
 
 
 def test_replace_cleaned_features_round_trips_a_cleaning_result(engine: Engine):
     store_reports(engine, report_rows(SPRING, 20))
-    result = clean_semester(load_semester_reports(engine, *SPRING))
-    assert replace_cleaned_features(engine, *SPRING, result.frame) == 20
+    result = clean_semester(load_semester_reports(engine, SPRING))
+    assert replace_cleaned_features(engine, SPRING, result.frame) == 20
     stored = load_cleaned_features(engine)
     assert len(stored) == 20
     expected = result.frame.set_index("user_id")
@@ -84,9 +85,9 @@ def test_replace_cleaned_features_round_trips_a_cleaning_result(engine: Engine):
 def test_replacing_a_semester_replaces_only_that_semester(engine: Engine):
     store_reports(engine, report_rows(SPRING, 10) + report_rows(AUTUMN, 4, prefix="a"))
     for period in (SPRING, AUTUMN):
-        replace_cleaned_features(engine, *period, clean_semester(load_semester_reports(engine, *period)).frame)
-    smaller = clean_semester(load_semester_reports(engine, *SPRING)).frame.iloc[:3]
-    replace_cleaned_features(engine, *SPRING, smaller)
+        replace_cleaned_features(engine, period, clean_semester(load_semester_reports(engine, period)).frame)
+    smaller = clean_semester(load_semester_reports(engine, SPRING)).frame.iloc[:3]
+    replace_cleaned_features(engine, SPRING, smaller)
     assert count_cleaned(engine, SPRING) == 3
     assert count_cleaned(engine, AUTUMN) == 4
     only_autumn = load_cleaned_features(engine, [AUTUMN])
@@ -97,13 +98,13 @@ def test_replacing_a_semester_replaces_only_that_semester(engine: Engine):
 
 def test_a_failed_replacement_leaves_the_previous_version_intact(engine: Engine):
     store_reports(engine, report_rows(SPRING, 10))
-    first = clean_semester(load_semester_reports(engine, *SPRING)).frame
-    replace_cleaned_features(engine, *SPRING, first)
+    first = clean_semester(load_semester_reports(engine, SPRING)).frame
+    replace_cleaned_features(engine, SPRING, first)
     # The second version breaks the unique key halfway through its rows: the database refuses
     # it, and the delete that ran before it in the same transaction is rolled back.
     broken = pd.concat([first.assign(attendance_rate=1.0), first.iloc[[4]]], ignore_index=True)
     with pytest.raises(sa.exc.IntegrityError):
-        replace_cleaned_features(engine, *SPRING, broken)
+        replace_cleaned_features(engine, SPRING, broken)
     stored = load_cleaned_features(engine, [SPRING])
     assert len(stored) == 10
     assert (stored["attendance_rate"] != 1.0).all()
@@ -111,14 +112,14 @@ def test_a_failed_replacement_leaves_the_previous_version_intact(engine: Engine)
 
 def test_rows_of_another_semester_are_refused_before_anything_is_written(engine: Engine):
     store_reports(engine, report_rows(AUTUMN, 3, prefix="a"))
-    frame = clean_semester(load_semester_reports(engine, *AUTUMN)).frame
+    frame = clean_semester(load_semester_reports(engine, AUTUMN)).frame
     with pytest.raises(ValueError, match="another semester"):
-        replace_cleaned_features(engine, *SPRING, frame)
+        replace_cleaned_features(engine, SPRING, frame)
     assert count_cleaned(engine, SPRING) == 0
 
 
 def test_an_empty_cleaning_result_empties_the_semester(engine: Engine):
     store_reports(engine, report_rows(SPRING, 4))
-    replace_cleaned_features(engine, *SPRING, clean_semester(load_semester_reports(engine, *SPRING)).frame)
-    assert replace_cleaned_features(engine, *SPRING, clean_semester(pd.DataFrame()).frame) == 0
+    replace_cleaned_features(engine, SPRING, clean_semester(load_semester_reports(engine, SPRING)).frame)
+    assert replace_cleaned_features(engine, SPRING, clean_semester(pd.DataFrame()).frame) == 0
     assert count_cleaned(engine, SPRING) == 0

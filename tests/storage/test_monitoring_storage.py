@@ -25,14 +25,14 @@ def test_drift_rows_replace_the_semester(engine: Engine) -> None:
     reference = make_semester(2000, seed=1)
     shifted = drift_report(reference, make_semester(500, seed=2, attendance_shift_sd=0.5))
     calm = drift_report(reference, make_semester(500, seed=3))
-    assert replace_drift_metrics(engine, SPRING, shifted.features, "v1") == 6
-    assert replace_drift_metrics(engine, AUTUMN, calm.features, "v1") == 6
+    assert replace_drift_metrics(engine, SPRING, shifted.feature_rows(), "v1") == 6
+    assert replace_drift_metrics(engine, AUTUMN, calm.feature_rows(), "v1") == 6
     rows = read_drift_metrics(engine, SPRING)
     assert [r["feature"] for r in rows if r["drifted"]] == ["attendance_rate"]
     attendance = next(r for r in rows if r["feature"] == "attendance_rate")
     assert attendance["method"] == "ks" and attendance["threshold"] == 0.1
     assert attendance["statistic"] > 0.3 and attendance["p_value"] < 1e-6
-    replace_drift_metrics(engine, SPRING, calm.features, "v2")  # a re-run
+    replace_drift_metrics(engine, SPRING, calm.feature_rows(), "v2")  # a re-run
     rows = read_drift_metrics(engine, SPRING)
     assert len(rows) == 6 and not any(r["drifted"] for r in rows)
     assert {r["reference_version"] for r in rows} == {"v2"}
@@ -51,9 +51,9 @@ def _evaluation(shift: float):
 
 
 def test_performance_rows_per_semester_and_version(engine: Engine) -> None:
-    replace_performance(engine, SPRING, "v1", _evaluation(3.0), True)
-    replace_performance(engine, SPRING, "v2", _evaluation(1.0), True)
-    replace_performance(engine, SPRING, "v1", _evaluation(8.0), False)  # re-evaluated
+    replace_performance(engine, SPRING, "v1", _evaluation(3.0).to_record(), True)
+    replace_performance(engine, SPRING, "v2", _evaluation(1.0).to_record(), True)
+    replace_performance(engine, SPRING, "v1", _evaluation(8.0).to_record(), False)  # re-evaluated
     rows = read_performance(engine, SPRING)
     assert [(r["model_version"], r["within_tolerance"]) for r in rows] == [("v2", True), ("v1", False)]
     v1 = rows[1]

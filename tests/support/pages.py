@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -65,7 +66,7 @@ def fill_monitoring(engine: Engine, version: str) -> None:
         predicted = frame["final_grade"] + noise
         scored = frame.assign(predicted_grade=predicted, interval_lower=predicted - 9,
                               interval_upper=predicted + 9, at_risk=predicted < 60)
-        replace_performance(engine, period, version, evaluate(scored, 60.0), within_tolerance=True)
+        replace_performance(engine, period, version, evaluate(scored, 60.0).to_record(), within_tolerance=True)
         drifts = [
             FeatureDrift("attendance_rate", "ks", 0.05 + 0.15 * number, 0.001, 0.12, "moderate", 0.1,
                          number == 1, 200, 200),
@@ -73,7 +74,7 @@ def fill_monitoring(engine: Engine, version: str) -> None:
             FeatureDrift("extracurricular_activities_count", "insufficient_data", None, None, None, None,
                          None, False, 10, 10),
         ]
-        replace_drift_metrics(engine, period, drifts, version,
+        replace_drift_metrics(engine, period, [asdict(d) for d in drifts], version,
                               computed_at=datetime.now(UTC) - timedelta(days=30 * (2 - number)))
 
 

@@ -1,6 +1,6 @@
 """The predict page: anyone scores a CSV with the current model; nothing is stored.
 
-It runs the core of ``POST /predict``: the same reader, the same champion (``champion_or_503``
+It runs the core of ``POST /predict``: the same reader, the same champion (``require_champion``
 and its messages) and :func:`gradewatch.models.scoring.score_rows`. The predictions reach the user
 through the page and its download button only (see downloads.py).
 """
@@ -13,8 +13,7 @@ from werkzeug.wrappers import Response
 from gradewatch.intake.reader import CsvRejected, read_csv_bytes
 from gradewatch.models.registry import ModelUnavailableError
 from gradewatch.models.scoring import OUTPUT_COLUMNS, score_rows
-from webapp.api import champion_or_503
-from webapp.context import get_settings
+from webapp.context import get_settings, require_champion
 from webapp.errors import ApiError
 from webapp.pages.blueprint import pages
 from webapp.pages.downloads import posted_csv, table_payload
@@ -45,7 +44,7 @@ def predict_post() -> tuple[str, int]:
         return _form_page("Choose the CSV file to score.", 400)
     try:
         parsed = read_csv_bytes(upload_file.read())
-        loaded = champion_or_503()
+        loaded = require_champion()
     except CsvRejected as exc:
         return _form_page(str(exc), 400)
     except ApiError as exc:

@@ -11,8 +11,7 @@ from flask import Response, render_template, request, stream_with_context
 from gradewatch.intake.csv_safety import iter_csv
 from gradewatch.intake.ingest import UploadRejected, parse_period
 from gradewatch.storage.overview import semester_overview
-from gradewatch.storage.reports import iter_report, report_ready
-from webapp.api import REPORT_HEADER
+from gradewatch.storage.reports import REPORT_HEADER, iter_report, report_ready
 from webapp.context import get_engine, get_settings
 from webapp.pages.blueprint import PageError, pages
 from webapp.pages.security import signed_in

@@ -42,9 +42,7 @@ def upload_post() -> tuple[str, int]:
                             token_name=user.name if user else None)
     except UploadRejected as exc:
         return _form_page(f"Nothing was stored. {exc}", 400)
-    g.log_fields = {"semester": period.key, "rows_received": result.received,
-                    "rows_inserted": result.inserted, "rows_updated": result.updated,
-                    "rows_rejected": result.rejected, "upload_mode": result.mode}
+    g.log_fields = result.log_fields()
     log.info("upload stored from the upload page", extra=g.log_fields)
     rejected = rejected_rows(raw, result.errors) if result.errors else None
     payload = table_payload(rejected.header, rejected.rows) if rejected else None
