@@ -10,6 +10,7 @@ a semester (Dagster, the demo, a benchmark) gets the same alerts. Nothing here i
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -50,6 +51,7 @@ from gradewatch.storage.monitoring import (
 from gradewatch.storage.predictions import load_latest_predictions, record_predictions
 from gradewatch.storage.registry import get_version, read_reference_profile
 from gradewatch.storage.semesters import SemesterStatus, semester_status, semester_statuses
+from gradewatch.storage.training_sets import record_training_set
 
 log = logging.getLogger(__name__)
 
@@ -237,15 +239,36 @@ def semesters_of(frame: pd.DataFrame) -> list[Period]:
     return sorted(Period(start, end) for start, end in pairs)
 
 
+@dataclass(frozen=True)
+class TrainingSelection:
+    semesters: list[Period]
+    rows: int
+    content_sha256: str  # changes whenever any graded row that training would read changes
+    new: bool = False  # differs from the previous selection
+
+
+_TRAINING_COLUMNS = [schema.USER_ID, schema.START, schema.END, *schema.FEATURES, schema.FINAL_GRADE]
+
+
+def _content_sha256(history: pd.DataFrame) -> str:
+    values = pd.util.hash_pandas_object(history[_TRAINING_COLUMNS].astype(object), index=False)
+    return hashlib.sha256(values.to_numpy().tobytes()).hexdigest()
+
+
+def select_training_set(engine: Engine) -> TrainingSelection:
+    """The graded history the next challenger trains on; stored in ``training_sets`` when it changed."""
+    history = graded_history(engine)
+    semesters = semesters_of(history) if not history.empty else []
+    digest = _content_sha256(history)
+    new = record_training_set(engine, [s.key for s in semesters], len(history), digest)
+    return TrainingSelection(semesters, len(history), digest, new)
+
+
 QUICK_SEARCH = SearchConfig(families=("ridge", "hist_gradient_boosting"), n_iter=1, cv=3)
 
 
 def search_config(settings: Settings) -> SearchConfig:
     return QUICK_SEARCH if settings.training_profile == "quick" else SearchConfig()
-
-
-def train_candidate(frame: pd.DataFrame, config: SearchConfig, seed: int) -> TrainedModel:
-    return train_model(frame, config=config, seed=seed)
 
 
 @dataclass
@@ -281,35 +304,36 @@ def retraining_decision(engine: Engine, settings: Settings, *, config: SearchCon
     if history.empty:
         return _decided(RetrainDecision("no_data", "no graded semester yet"))
     semesters = semesters_of(history)
+    training_set = {"training_set_sha256": _content_sha256(history), "rows": len(history)}
     current = champion_record(engine)
     if current is None:
-        trained = train_candidate(history, config, seed)
+        trained = train_model(history, config=config, seed=seed)
         version = register_model(engine, trained, semesters)
         promote(engine, version)
         return _decided(RetrainDecision(
             "first_model", f"first model, trained on {len(semesters)} graded semester(s)",
-            None, version, version, {"cv_mae": trained.metrics["cv_mae"], "rows": len(history)}))
+            None, version, version, {"cv_mae": trained.metrics["cv_mae"], **training_set}))
     newest = semesters[-1]
     reasons = _retraining_reasons(engine, newest, current.version)
     if not reasons and not force:
         return _decided(RetrainDecision(
             "not_needed", f"no drift and accuracy within tolerance on {newest.key}",
-            current.version, current.version))
+            current.version, current.version, figures=training_set))
     is_newest = (history[schema.START] == newest.start) & (history[schema.END] == newest.end)
     holdout, earlier = history.loc[is_newest], history.loc[~is_newest]
     loaded = load_champion(engine)
     champion_mae = _mae(loaded.model, holdout) if loaded else float("inf")
     if earlier.empty:  # a single graded semester: the challenger's out-of-fold error stands in
-        candidate = train_candidate(history, config, seed)
+        candidate = train_model(history, config=config, seed=seed)
         challenger_mae = float(candidate.metrics["cv_mae"])
     else:
-        candidate = train_candidate(earlier, config, seed)
+        candidate = train_model(earlier, config=config, seed=seed)
         challenger_mae = _mae(candidate, holdout)
     figures = {"newest_semester": newest.key, "champion_mae": round(champion_mae, 3),
                "challenger_mae": round(challenger_mae, 3), "holdout_rows": len(holdout),
-               "triggers": reasons or ["forced"]}
+               "triggers": reasons or ["forced"], **training_set}
     if challenger_mae < champion_mae * (1 - MIN_IMPROVEMENT):
-        final = candidate if earlier.empty else train_candidate(history, config, seed)
+        final = candidate if earlier.empty else train_model(history, config=config, seed=seed)
         version = register_model(engine, final, semesters)
         promote(engine, version)
         return _decided(RetrainDecision(

@@ -31,7 +31,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        JSON_SORT_KEYS=False,
     )
     app.extensions["gradewatch.settings"] = settings
     app.extensions["gradewatch.engine"] = engine = engine or make_engine(settings.database_url)

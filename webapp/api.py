@@ -15,7 +15,8 @@ from gradewatch.semesters import Period
 from gradewatch.storage.health import database_status
 from gradewatch.storage.reports import REPORT_HEADER, iter_report, report_ready
 from webapp.auth import require_scope
-from webapp.context import get_engine, get_settings, require_champion
+from webapp.champion import require_champion
+from webapp.context import get_engine, get_settings
 from webapp.errors import ApiError
 from webapp.openapi import openapi_document
 

@@ -258,6 +258,19 @@ performance_estimates = sa.Table(
     sa.UniqueConstraint("start_date_period", "end_date_period", "model_version"),
 )
 
+# What the training_set asset selected: the graded semesters, their usable rows and a digest of
+# their content, one row per distinct selection (a retraining decision names the one it used).
+training_sets = sa.Table(
+    "training_sets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("semesters", JSONType, nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("selected_at", Timestamp, nullable=False),
+    sa.Index(None, "content_sha256"),
+)
+
 # One audit row per erasure: what was erased and how many rows, never the student's id.
 erasures = sa.Table(
     "erasures",

@@ -1,30 +1,40 @@
-"""The model assets: the graded history, and the champion chosen from it."""
+"""The model assets: the graded history selected for training, and the champion chosen from it."""
 
 
 import dagster as dg
 
 from gradewatch import pipeline
 from gradewatch_assets.assets.semester import cleaned_features, drift_metrics, model_performance
+from gradewatch_assets.metadata import ML_OWNERS, table_metadata
 from gradewatch_assets.resources import GradewatchResource
 
 
 @dg.asset(
     group_name="models",
+    kinds={"python", "pandas", "sql"},
+    owners=ML_OWNERS,
     deps=[cleaned_features, model_performance],
     description="All graded history: every usable cleaned row that has a final grade, over all "
-                "semesters. The training data of the next challenger.",
+                "semesters. The training data of the next challenger; the selection (semesters, "
+                "rows, a digest of the content) is written to table training_sets.",
 )
 def training_set(gradewatch: GradewatchResource) -> dg.MaterializeResult:
-    history = pipeline.graded_history(gradewatch.engine())
-    semesters = pipeline.semesters_of(history) if not history.empty else []
-    return dg.MaterializeResult(metadata={
-        "rows": len(history),
-        "semesters": dg.MetadataValue.json([s.key for s in semesters]),
-    })
+    selection = pipeline.select_training_set(gradewatch.engine())
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata("training_sets", 1 if selection.new else 0),
+            "rows": selection.rows,
+            "semesters": dg.MetadataValue.json([s.key for s in selection.semesters]),
+            "content_sha256": selection.content_sha256,
+        },
+        data_version=dg.DataVersion(selection.content_sha256),
+    )
 
 
 @dg.asset(
     group_name="models",
+    kinds={"python", "scikit-learn", "sql"},
+    owners=ML_OWNERS,
     deps=[training_set, drift_metrics, model_performance],
     description="The retraining decision: with drift or degraded accuracy on the newest graded "
                 "semester, a challenger is trained on all graded history and promoted only if it "
@@ -32,7 +42,9 @@ def training_set(gradewatch: GradewatchResource) -> dg.MaterializeResult:
 )
 def trained_model(gradewatch: GradewatchResource) -> dg.MaterializeResult:
     decision = pipeline.retraining_decision(gradewatch.engine(), gradewatch.settings())
+    registered = 0 if decision.challenger is None or decision.action == "not_needed" else 1
     return dg.MaterializeResult(metadata={
+        **table_metadata("model_versions", registered),
         "decision": decision.action,
         "reason": decision.reason,
         "champion": str(decision.champion_after),

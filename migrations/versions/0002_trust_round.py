@@ -1,5 +1,5 @@
 """trust round: semester versions, performance estimates, prediction role and reasons,
-calibration columns, token expiry, erasure audit
+calibration columns, token expiry, training sets, erasure audit
 
 Revision ID: 0002
 Revises: 0001
@@ -63,6 +63,17 @@ def upgrade() -> None:
     sa.UniqueConstraint('start_date_period', 'end_date_period', 'model_version',
                         name=op.f('uq_performance_estimates_start_date_period_end_date_period_model_version'))
     )
+    op.create_table('training_sets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('semesters', JSONType, nullable=False),
+    sa.Column('row_count', sa.Integer(), nullable=False),
+    sa.Column('content_sha256', sa.String(length=64), nullable=False),
+    sa.Column('selected_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_training_sets'))
+    )
+    with op.batch_alter_table('training_sets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_training_sets_content_sha256'), ['content_sha256'], unique=False)
+
     op.create_table('erasures',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('scope', sa.String(length=16), nullable=False),
@@ -75,6 +86,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('erasures')
+    op.drop_table('training_sets')
     op.drop_table('performance_estimates')
     op.drop_table('semester_versions')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:

@@ -46,3 +46,13 @@ def upload(client, token: str, content: bytes, period: dict[str, str] | None = N
     data = {**(PERIOD if period is None else period), "file": (io.BytesIO(content), filename)}
     return client.post("/update-csv", data=data, content_type="multipart/form-data",
                        headers={"Authorization": f"Bearer {token}"})
+
+
+# Identifying columns a careless export carries; none of these values may ever be stored or logged.
+PII = {
+    "Name": "Zelda Quintanilla-Obst",
+    "Email": "zelda.quintanilla@example.org",
+    "Phone": "+41 79 555 01 23",
+    "Address": "17 Rue des Lilas, Lausanne",
+    "DateOfBirth": "2009-04-17",
+}

@@ -31,17 +31,19 @@ SEMESTER = "2026-01-12_2026-06-30"
 log = logging.getLogger("gradewatch.test_logs")
 
 
-class TcpCollector:
-    """Accepts connections on 127.0.0.1 and keeps every JSON line it receives."""
+class _LoopbackListener:
+    """A TCP server on 127.0.0.1 that hands each accepted connection to ``_serve``, in the
+    background, until closed."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, receive_buffer: int | None = None) -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if receive_buffer is not None:  # inherited by the accepted sockets
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         self.sock.bind(("127.0.0.1", port))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
-        self.raw: list[str] = []
-        self._lock = threading.Lock()
+        self.connections: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -50,7 +52,31 @@ class TcpCollector:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+            self.connections.append(conn)
+            self._serve(conn)
+
+    def _serve(self, conn: socket.socket) -> None:
+        """Keep the connection open and never read from it."""
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the thread
+        self.sock.close()
+        for conn in self.connections:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+class TcpCollector(_LoopbackListener):
+    """Accepts connections on 127.0.0.1 and keeps every JSON line it receives."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.raw: list[str] = []
+        self._lock = threading.Lock()
+        super().__init__(port)
+
+    def _serve(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._read, args=(conn,), daemon=True).start()
 
     def _read(self, conn: socket.socket) -> None:
         with conn, conn.makefile("r", encoding="utf-8") as lines:
@@ -76,39 +102,13 @@ class TcpCollector:
         assert len(found) >= count, f"expected {count} matching record(s); got {self.records[-5:]}"
         return found
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the thread
-        self.sock.close()
 
-
-class StuckLogstash:
+class StuckLogstash(_LoopbackListener):
     """Accepts connections and never reads from them: a Logstash that hangs."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        # Tiny receive buffers (inherited by accepted sockets) so that the sender blocks soon.
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.connections: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections.append(conn)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        for conn in self.connections:
-            conn.close()
+        # Tiny receive buffers so that the sender blocks soon.
+        super().__init__(receive_buffer=4096)
 
 
 def closed_port() -> int:

@@ -18,17 +18,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gradewatch.logs import configure_logging, shutdown_logging
-from tests.support.csvdata import student_rows, to_csv, upload
+from tests.support.csvdata import PII, student_rows, to_csv, upload
 from tests.support.logstash import TcpCollector, logstash_settings, p99_rise_ms
 from webapp.request_logging import REQUEST_ID_HEADER, init_request_logging
-
-PII = {
-    "Name": "Zelda Quintanilla-Obst",
-    "Email": "zelda.quintanilla@example.org",
-    "Phone": "+41 79 555 01 23",
-    "Address": "17 Rue des Lilas, Lausanne",
-    "DateOfBirth": "2009-04-17",
-}
 
 
 def requests_of(collector: TcpCollector, path: str) -> list[dict[str, Any]]:

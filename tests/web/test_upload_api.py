@@ -10,15 +10,7 @@ import sqlalchemy as sa
 
 from gradewatch.storage.tables import metadata, student_reports, uploads
 from gradewatch.storage.tokens import create_token, revoke_token
-from tests.support.csvdata import HEADER, PERIOD, student_rows, to_csv, upload
-
-PII = {
-    "Name": "Zelda Quintanilla-Obst",
-    "Email": "zelda.quintanilla@example.org",
-    "Phone": "+41 79 555 01 23",
-    "Address": "17 Rue des Lilas, Lausanne",
-    "DateOfBirth": "2009-04-17",
-}
+from tests.support.csvdata import HEADER, PERIOD, PII, student_rows, to_csv, upload
 
 
 def count(engine, table=student_reports) -> int:

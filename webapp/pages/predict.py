@@ -13,7 +13,8 @@ from werkzeug.wrappers import Response
 from gradewatch.intake.reader import CsvRejected, read_csv_bytes
 from gradewatch.models.registry import ModelUnavailableError
 from gradewatch.models.scoring import OUTPUT_COLUMNS, score_rows
-from webapp.context import get_settings, require_champion
+from webapp.champion import require_champion
+from webapp.context import get_settings
 from webapp.errors import ApiError
 from webapp.pages.blueprint import pages
 from webapp.pages.downloads import posted_csv, table_payload
