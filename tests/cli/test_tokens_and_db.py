@@ -8,12 +8,11 @@ import sys
 
 import pytest
 import sqlalchemy as sa
-from alembic.script import ScriptDirectory
 
 from gradewatch.storage import make_engine
 from gradewatch.storage.tables import api_tokens
 from gradewatch.storage.tokens import authenticate
-from tests.support.server import ROOT
+from tests.support.databases import head_revision
 
 
 def run_cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
@@ -26,8 +25,7 @@ def test_db_upgrade_on_a_fresh_sqlite_file(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh' / 'g.db'}"
     result = run_cli("db", "upgrade", url=url)
     assert result.returncode == 0, result.stderr
-    head = ScriptDirectory(str(ROOT / "migrations")).get_current_head()
-    assert f"revision {head}" in result.stdout
+    assert f"revision {head_revision()}" in result.stdout
     with make_engine(url).connect() as conn:
         assert set(sa.inspect(conn).get_table_names()) >= {"student_reports", "uploads", "api_tokens"}
 

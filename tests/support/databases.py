@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from alembic.script import ScriptDirectory
+
 from gradewatch.storage import make_engine, metadata
+from gradewatch.storage.migrate import migrations_dir
 
 
 def empty_postgres(url: str) -> None:
@@ -12,3 +15,8 @@ def empty_postgres(url: str) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest Alembic revision: what a freshly migrated database reports."""
+    return ScriptDirectory(str(migrations_dir())).get_current_head()

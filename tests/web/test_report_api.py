@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 from gradewatch.semesters import Period
 from gradewatch.storage.predictions import record_predictions
 from tests.support.csvdata import PERIOD, student_rows, to_csv, upload
+from tests.support.databases import head_revision
 
 SEMESTER = Period.from_key(f"{PERIOD['start_date_period']}_{PERIOD['end_date_period']}")
 
@@ -81,7 +82,7 @@ def test_report_needs_report_scope_and_valid_dates(client, engine, upload_token)
 def test_health_reports_database_and_model(client) -> None:
     body = client.get("/health").json
     assert body["database"]["ok"] is True
-    assert body["database"]["revision"] == "0001"
+    assert body["database"]["revision"] == head_revision()
     assert body["model"] == {"ready": False}
 
 
