@@ -28,7 +28,7 @@ T0 = datetime(2026, 2, 1, tzinfo=UTC)
 def report_rows(period: tuple[date, date], n: int, prefix: str = "s") -> list[dict]:
     rng = np.random.default_rng(n)
     return [{
-        "user_id": f"{prefix}{i:04d}", "start_date_period": period[0], "end_date_period": period[1],
+        "user_id": f"{prefix}{i:04d}", "start_date_period": period.start, "end_date_period": period.end,
         "gender": ["female", "male", "femal"][i % 3], "attendance_rate": round(float(rng.uniform(60, 100)), 1),
         "study_hours_per_week": 999.0 if i == 1 else round(float(rng.uniform(2, 30)), 1),
         "previous_grade": round(float(rng.uniform(40, 100)), 1),
@@ -47,8 +47,8 @@ def store_reports(engine: Engine, rows: list[dict]) -> None:
 def count_cleaned(engine: Engine, period: tuple[date, date]) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(cleaned_features).where(
-            cleaned_features.c.start_date_period == period[0],
-            cleaned_features.c.end_date_period == period[1])).scalar_one()
+            cleaned_features.c.start_date_period == period.start,
+            cleaned_features.c.end_date_period == period.end)).scalar_one()
 
 
 def test_load_semester_reports_returns_one_semester_with_canonical_columns(engine: Engine):
@@ -57,7 +57,7 @@ def test_load_semester_reports_returns_one_semester_with_canonical_columns(engin
     assert list(frame.columns) == [schema.USER_ID, schema.START, schema.END, *schema.FEATURES,
                                    schema.FINAL_GRADE, "updated_at"]
     assert len(frame) == 12 and frame["user_id"].str.startswith("s").all()
-    assert (frame["start_date_period"] == SPRING[0]).all()
+    assert (frame["start_date_period"] == SPRING.start).all()
     assert frame.loc[1, "study_hours_per_week"] == 999.0  # stored as-is; cleaning decides
     assert frame.loc[2, "parental_support"] is None
     assert np.isnan(frame.loc[0, "final_grade"])
