@@ -50,6 +50,7 @@ from gradewatch import pipeline
 from gradewatch.intake.ingest import IngestResult, ingest_csv
 from gradewatch.models.registry import promote, register_model
 from gradewatch.models.training import train_model
+from gradewatch.retraining import QUICK_SEARCH
 from gradewatch.semesters import Period
 from gradewatch.storage.semesters import semester_status
 from gradewatch.storage.tables import cleaned_features, drift_metrics, grade_predictions, student_reports, uploads
@@ -75,7 +76,7 @@ def seed_champion(engine: sa.Engine, students: int, seed: int) -> str:
     """Train a QUICK_SEARCH model on a generated graded semester; register and promote it."""
     ids = np.array([f"T{i:07d}" for i in range(students)], dtype=object)
     frame = simulate_students(np.random.default_rng(seed), ids, with_final_grades=True)
-    trained = train_model(frame, config=pipeline.QUICK_SEARCH, seed=seed)
+    trained = train_model(frame, config=QUICK_SEARCH, seed=seed)
     version = register_model(engine, trained, [TRAIN_PERIOD])
     promote(engine, version)
     return version

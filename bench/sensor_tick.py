@@ -41,6 +41,7 @@ import dagster as dg
 
 from bench.support import load_average, scratch_database, timed
 from gradewatch.storage.db import is_postgres
+from gradewatch.storage.partitions import ensure_semester_partitions
 from gradewatch.storage.semesters import semester_statuses
 from gradewatch.storage.tables import model_versions
 from gradewatch.synthetic.generator import semester_periods
@@ -99,6 +100,7 @@ def bulk_load(engine: sa.Engine, semesters: int, rows: int, seed: int) -> tuple[
         for index, (period, n) in enumerate(zip(periods, sizes, strict=True)):
             frame = semester_rows(index, period.start, period.end, int(n), graded_share(index, semesters), rng)
             if is_postgres(conn):
+                ensure_semester_partitions(conn, period)
                 buffer = io.StringIO()
                 frame.to_csv(buffer, index=False, header=False, na_rep="")
                 raw = conn.connection.driver_connection

@@ -41,6 +41,7 @@ from typing import Any
 
 from logstash import TCPLogstashHandler
 
+from gradewatch.monitoring.summaries import SUMMARY_FIELD_TYPES
 from gradewatch.plain import plain
 from gradewatch.settings import Settings, SettingsError, load_settings
 
@@ -92,6 +93,8 @@ FIELD_TYPES: dict[str, str] = {
     "error_type": "keyword",
     "stack_trace": "text",
     "extra_fields": "flattened",
+    # the summary records of the dashboards (gradewatch/monitoring/summaries.py)
+    **SUMMARY_FIELD_TYPES,
 }
 _COMPUTED = frozenset(
     {"@timestamp", "@version", "message", "level", "logger_name", "hostname", "process_id",
@@ -231,7 +234,7 @@ class JsonFormatter(logging.Formatter):
 
 
 _CONSOLE_KEYS = (
-    "request_id", "run_id", "semester", "model_version", "http_method", "path", "status",
+    "event", "request_id", "run_id", "semester", "model_version", "http_method", "path", "status",
     "latency_ms", "token_name", "rows_received", "rows_inserted", "rows_updated",
     "rows_rejected", "alert_kind", "dropped_records",
 )  # fmt: skip

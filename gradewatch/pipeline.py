@@ -10,9 +10,8 @@ a semester (Dagster, the demo, a benchmark) gets the same alerts. Nothing here i
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,42 +19,55 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from gradewatch import schema
-from gradewatch.models.registry import LoadedModel, champion_record, load_champion, promote, register_model
-from gradewatch.models.training import SearchConfig, TrainedModel, train_model
-from gradewatch.monitoring.alerts import alert
+from gradewatch.models.explain import explain_model
+from gradewatch.models.registry import LoadedModel, champion_record, load_champion, load_version
+from gradewatch.monitoring import summaries
 from gradewatch.monitoring.checks import (
     Verdict,
+    accuracy_measured_verdict,
     accuracy_verdict,
     drift_verdict,
     excluded_rows_verdict,
     grade_coverage_verdict,
 )
 from gradewatch.monitoring.drift import DriftConfig, DriftReport, compare
+from gradewatch.monitoring.estimate import PerformanceEstimate, estimate_mae
 from gradewatch.monitoring.evaluation import Evaluation, ToleranceRule, evaluate
+from gradewatch.monitoring.fairness import fairness_verdict, no_fairness_verdict
+from gradewatch.monitoring.trust_checks import estimate_check, fairness_check
 from gradewatch.quality.cleaning import CleaningReference, clean_semester
 from gradewatch.quality.report import QualityReport
+from gradewatch.retraining import (
+    RetrainDecision,
+    content_sha256,
+    graded_history,
+    retraining_decision,
+    search_config,
+    semesters_of,
+    train_candidate,
+)
 from gradewatch.semesters import Period
 from gradewatch.settings import Settings
 from gradewatch.storage.db import utcnow
+from gradewatch.storage.estimates import record_realised_mae, replace_estimate
 from gradewatch.storage.features import (
     load_cleaned_features,
     load_semester_reports,
     replace_cleaned_features,
 )
-from gradewatch.storage.monitoring import (
-    read_drift_metrics,
-    read_performance,
-    replace_drift_metrics,
-    replace_performance,
-)
-from gradewatch.storage.predictions import load_latest_predictions, record_predictions
-from gradewatch.storage.registry import get_version, read_reference_profile
+from gradewatch.storage.monitoring import replace_drift_metrics, replace_performance
+from gradewatch.storage.operations import performance_estimate
+from gradewatch.storage.predictions import count_measurable, load_latest_predictions, record_predictions
+from gradewatch.storage.registry import get_version, read_reference_profile, shadow_record
 from gradewatch.storage.semesters import SemesterStatus, semester_status, semester_statuses
 from gradewatch.storage.training_sets import record_training_set
 
 log = logging.getLogger(__name__)
 
-MIN_IMPROVEMENT = 0.01  # a challenger must beat the champion's MAE by 1% to replace it
+__all__ = [  # the retraining decision lives in gradewatch/retraining.py; the shells find it here
+    "RetrainDecision", "graded_history", "retraining_decision", "search_config", "semesters_of",
+    "train_candidate",
+]
 
 
 # --- cleaning -----------------------------------------------------------------------------------
@@ -87,6 +99,10 @@ def clean_semester_rows(engine: Engine, period: Period) -> CleaningOutcome:
     log.info("cleaned semester %s: %d rows in, %d excluded, %d imputed", period.key,
              result.report.rows_in, result.report.excluded, result.report.imputed,
              extra={"semester": period.key})
+    report = result.report
+    summaries.emit(summaries.CLEANING, summaries.cleaning_summary(
+        semester=period.key, rows_in=report.rows_in, rows_out=report.rows_out, imputed=report.imputed,
+        excluded=report.excluded, rules=report.rules))
     verdict = excluded_rows_verdict(period.key, result.report.rows_in, result.report.excluded)
     verdict.alert_if_failed()
     return CleaningOutcome(result.report, written, source, verdict)
@@ -118,6 +134,7 @@ def measure_drift(engine: Engine, period: Period, config: DriftConfig | None = N
     record = champion_record(engine)
     if record is None:
         replace_drift_metrics(engine, period, [], None)
+        _drift_summary(period, None, [])
         return DriftOutcome(None, None, drift_verdict(period.key, None, []),
                             "no model trained yet: there is no reference to compare with")
     profile = read_reference_profile(engine, record.version)
@@ -125,15 +142,22 @@ def measure_drift(engine: Engine, period: Period, config: DriftConfig | None = N
     if not profile or len(current) < config.min_rows:
         replace_drift_metrics(engine, period, [], record.version)
         reason = "no reference profile" if not profile else f"only {len(current)} usable rows"
+        _drift_summary(period, record.version, [])
         return DriftOutcome(None, record.version, drift_verdict(period.key, record.version, []), reason)
     report = compare(profile, current, config)
     replace_drift_metrics(engine, period, report.feature_rows(), record.version)
     log.info("drift for %s against %s: %s", period.key, record.version,
              ", ".join(report.drifted_features) or "none", extra={"semester": period.key,
                                                                  "model_version": record.version})
+    _drift_summary(period, record.version, report.features)
     verdict = drift_verdict(period.key, record.version, report.drifted_features)
     verdict.alert_if_failed()
     return DriftOutcome(report, record.version, verdict)
+
+
+def _drift_summary(period: Period, reference_version: str | None, features: list[Any]) -> None:
+    summaries.emit(summaries.DRIFT, summaries.drift_summary(
+        semester=period.key, reference_version=reference_version, features=features))
 
 
 # --- prediction ---------------------------------------------------------------------------------
@@ -145,10 +169,11 @@ class PredictionOutcome:
     predicted: int = 0
     at_risk: int = 0
     reason: str = ""
+    shadow_version: str | None = None  # the kept challenger that scored the semester beside it
 
 
 def predict_semester(engine: Engine, period: Period, settings: Settings,
-                     loaded: LoadedModel | None = None) -> PredictionOutcome:
+                     loaded: LoadedModel | None = None, *, with_reasons: bool = True) -> PredictionOutcome:
     """Predict every usable student of ``period`` who has no final grade yet."""
     loaded = loaded or load_champion(engine)
     if loaded is None:
@@ -160,11 +185,71 @@ def predict_semester(engine: Engine, period: Period, settings: Settings,
         return PredictionOutcome(loaded.version, reason="every student already has a final grade")
     predictions = loaded.predict(waiting, settings.pass_mark)
     predictions[schema.USER_ID] = waiting[schema.USER_ID].to_numpy()
+    if with_reasons:  # off only to measure what reasons cost (bench/reasons_cost.py)
+        predictions["reasons"] = explain_model(loaded.model, waiting, excluded=settings.model_excluded_features,
+                                               baseline=predictions["predicted_grade"].to_numpy())
     record_predictions(engine, period, predictions, loaded.version, utcnow())
     at_risk = int(predictions["at_risk"].sum())
+    tiers = predictions["risk_tier"].value_counts().to_dict() if "risk_tier" in predictions else None
+    summaries.emit(summaries.PREDICTION, summaries.prediction_summary(
+        semester=period.key, model_version=loaded.version, role="champion", predicted=len(predictions),
+        at_risk=at_risk, tiers=tiers))
     log.info("predicted %d students of %s with %s; %d at risk", len(predictions), period.key,
              loaded.version, at_risk, extra={"semester": period.key, "model_version": loaded.version})
-    return PredictionOutcome(loaded.version, len(predictions), at_risk)
+    return PredictionOutcome(loaded.version, len(predictions), at_risk,
+                             shadow_version=_predict_shadow(engine, period, waiting, settings))
+
+
+def _predict_shadow(engine: Engine, period: Period, waiting: pd.DataFrame, settings: Settings) -> str | None:
+    """The shadow scores the same students beside the champion (history rows only, never a
+    report), so that its accuracy is measured when the grades arrive."""
+    record = shadow_record(engine)
+    if record is None:
+        return None
+    shadow = load_version(engine, record.version)
+    predictions = shadow.predict(waiting, settings.pass_mark)
+    predictions[schema.USER_ID] = waiting[schema.USER_ID].to_numpy()
+    record_predictions(engine, period, predictions, shadow.version, utcnow(), role="shadow")
+    return shadow.version
+
+
+# --- accuracy before the grades -----------------------------------------------------------------
+
+
+@dataclass
+class EstimateOutcome:
+    model_version: str | None
+    estimate: PerformanceEstimate | None
+    verdict: Verdict
+    validation_mae: float | None = None
+    reason: str = ""
+
+
+def estimate_semester(engine: Engine, period: Period, settings: Settings) -> EstimateOutcome:
+    """The champion's expected MAE on the students still without a grade (direct loss
+    estimation), judged by the tolerance rule the realised MAE will be held to."""
+    loaded = load_champion(engine)
+    if loaded is None:
+        return EstimateOutcome(None, None, estimate_check(period.key, "", None, None, validation_mae=None,
+                                                          tolerance=settings.accuracy_tolerance),
+                               reason="no model yet")
+    rows = _usable_rows(engine, period)
+    waiting = rows.loc[rows[schema.FINAL_GRADE].isna()].reset_index(drop=True)
+    estimate = estimate_mae(loaded.model, waiting)
+    validation_mae = loaded.model.metrics.get("cv_mae")
+    within = None
+    if estimate is not None:
+        replace_estimate(engine, period, loaded.version, method=estimate.method, n_students=estimate.n_students,
+                         estimated_mae=estimate.estimated_mae, lower=estimate.lower, upper=estimate.upper)
+        if validation_mae is not None:
+            within = ToleranceRule.from_settings(settings).allows(estimate.estimated_mae, estimate.n_students,
+                                                                  float(validation_mae))
+    verdict = estimate_check(period.key, loaded.version, estimate, within, validation_mae=validation_mae,
+                             tolerance=settings.accuracy_tolerance)
+    verdict.alert_if_failed()
+    reason = "" if estimate else ("no student without a final grade" if waiting.empty
+                                  else f"model {loaded.version} has no loss model (trained before estimates)")
+    return EstimateOutcome(loaded.version, estimate, verdict, validation_mae, reason)
 
 
 # --- accuracy -----------------------------------------------------------------------------------
@@ -177,8 +262,12 @@ class PerformanceOutcome:
     within_tolerance: bool | None
     grade_coverage: float
     verdict: Verdict
+    measured: Verdict  # whether the evaluation measured the students it could (a blocking check)
+    fairness: Verdict  # at-risk recall gap between genders (alert fairness_gap)
     validation_mae: float | None = None
     reason: str = ""
+    shadow: Evaluation | None = None  # the shadow's accuracy on the same semester
+    shadow_version: str | None = None
 
 
 def evaluate_semester(engine: Engine, period: Period, settings: Settings) -> PerformanceOutcome:
@@ -186,9 +275,12 @@ def evaluate_semester(engine: Engine, period: Period, settings: Settings) -> Per
     coverage = semester_status(engine, period).grade_coverage
     frame = load_latest_predictions(engine, period)
     graded = frame.loc[frame[schema.FINAL_GRADE].notna()]
+    measured = accuracy_measured_verdict(period.key, len(graded), count_measurable(engine, period))
+    measured.alert_if_failed()
     if graded.empty:
-        return PerformanceOutcome(None, None, None, coverage, accuracy_verdict(period.key, None, None),
-                                  reason="no student has both a prediction and a final grade")
+        return PerformanceOutcome(None, None, None, coverage, accuracy_verdict(period.key, None, None), measured,
+                                  fairness_check(period.key, None, no_fairness_verdict(settings)),
+                                  reason=measured.message or "no student has both a prediction and a final grade")
     version = str(graded["model_version"].mode().iloc[0])
     evaluation = evaluate(frame.loc[frame["model_version"] == version], settings.pass_mark)
     record = get_version(engine, version)
@@ -199,10 +291,34 @@ def evaluate_semester(engine: Engine, period: Period, settings: Settings) -> Per
     log.info("evaluated %s with %s: MAE %.2f on %d students (validation MAE %s)", period.key, version,
              evaluation.overall.mae or float("nan"), evaluation.n_students, validation_mae,
              extra={"semester": period.key, "model_version": version})
+    overall = evaluation.overall
+    summaries.emit(summaries.PERFORMANCE, summaries.performance_summary(
+        semester=period.key, model_version=version, students=evaluation.n_students,
+        metrics={name: getattr(overall, name, None) for name in summaries.ACCURACY_FIELDS},
+        within_tolerance=within, validation_mae=validation_mae,
+        estimate=performance_estimate(engine, period, version)))
     verdict = accuracy_verdict(period.key, version, within, mae=evaluation.overall.mae,
                                validation_mae=validation_mae, tolerance=settings.accuracy_tolerance)
     verdict.alert_if_failed()
-    return PerformanceOutcome(evaluation, version, within, coverage, verdict, validation_mae)
+    if evaluation.overall.mae is not None:
+        record_realised_mae(engine, period, version, evaluation.overall.mae)
+    fairness = fairness_check(period.key, version, fairness_verdict(evaluation, settings.fairness_max_gap))
+    fairness.alert_if_failed()
+    shadow_version, shadow = _evaluate_shadow(engine, period, settings)
+    return PerformanceOutcome(evaluation, version, within, coverage, verdict, measured, fairness,
+                              validation_mae,
+                              shadow=shadow, shadow_version=shadow_version)
+
+
+def _evaluate_shadow(engine: Engine, period: Period, settings: Settings) -> tuple[str | None, Evaluation | None]:
+    frame = load_latest_predictions(engine, period, role="shadow")
+    graded = frame.loc[frame[schema.FINAL_GRADE].notna()]
+    if graded.empty:
+        return None, None
+    version = str(graded["model_version"].mode().iloc[0])
+    evaluation = evaluate(frame.loc[frame["model_version"] == version], settings.pass_mark)
+    replace_performance(engine, period, version, evaluation.to_record(), None, role="shadow")
+    return version, evaluation
 
 
 @dataclass(frozen=True)
@@ -225,18 +341,7 @@ def evaluations_due(engine: Engine, today: date, settings: Settings) -> list[Eva
     ]
 
 
-# --- training and promotion ---------------------------------------------------------------------
-
-
-def graded_history(engine: Engine) -> pd.DataFrame:
-    """Every usable cleaned row that has a final grade, over all semesters."""
-    cleaned = load_cleaned_features(engine)
-    return cleaned.loc[~cleaned["excluded"] & cleaned[schema.FINAL_GRADE].notna()].reset_index(drop=True)
-
-
-def semesters_of(frame: pd.DataFrame) -> list[Period]:
-    pairs = frame[[schema.START, schema.END]].drop_duplicates().itertuples(index=False)
-    return sorted(Period(start, end) for start, end in pairs)
+# --- training and promotion: gradewatch/retraining.py ------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -247,114 +352,12 @@ class TrainingSelection:
     new: bool = False  # differs from the previous selection
 
 
-_TRAINING_COLUMNS = [schema.USER_ID, schema.START, schema.END, *schema.FEATURES, schema.FINAL_GRADE]
-
-
-def _content_sha256(history: pd.DataFrame) -> str:
-    values = pd.util.hash_pandas_object(history[_TRAINING_COLUMNS].astype(object), index=False)
-    return hashlib.sha256(values.to_numpy().tobytes()).hexdigest()
-
-
 def select_training_set(engine: Engine) -> TrainingSelection:
     """The graded history the next challenger trains on; stored in ``training_sets`` when it changed."""
     history = graded_history(engine)
     semesters = semesters_of(history) if not history.empty else []
-    digest = _content_sha256(history)
+    digest = content_sha256(history)
     new = record_training_set(engine, [s.key for s in semesters], len(history), digest)
     return TrainingSelection(semesters, len(history), digest, new)
 
 
-QUICK_SEARCH = SearchConfig(families=("ridge", "hist_gradient_boosting"), n_iter=1, cv=3)
-
-
-def search_config(settings: Settings) -> SearchConfig:
-    return QUICK_SEARCH if settings.training_profile == "quick" else SearchConfig()
-
-
-@dataclass
-class RetrainDecision:
-    action: str  # first_model | promoted | kept | not_needed | no_data
-    reason: str
-    champion_before: str | None = None
-    champion_after: str | None = None
-    challenger: str | None = None
-    figures: dict[str, Any] = field(default_factory=dict)
-
-
-def _retraining_reasons(engine: Engine, newest: Period, champion_version: str) -> list[str]:
-    reasons = [f"drift in {row['feature']}" for row in read_drift_metrics(engine, newest) if row["drifted"]]
-    for row in read_performance(engine, newest):
-        if row["model_version"] == champion_version and row["within_tolerance"] is False:
-            reasons.append(f"accuracy below tolerance (MAE {row['mae']:.2f})")
-    return reasons
-
-
-def _mae(model: TrainedModel, frame: pd.DataFrame) -> float:
-    predicted = model.predict_grades(frame)
-    return float((frame[schema.FINAL_GRADE].to_numpy() - predicted).__abs__().mean())
-
-
-def retraining_decision(engine: Engine, settings: Settings, *, config: SearchConfig | None = None,
-                        seed: int = 0, force: bool = False) -> RetrainDecision:
-    """Train a challenger when drift or degraded accuracy call for it, and promote it only if
-    it beats the champion on the newest graded semester. Every decision is logged and alerted.
-    """
-    config = config or search_config(settings)
-    history = graded_history(engine)
-    if history.empty:
-        return _decided(RetrainDecision("no_data", "no graded semester yet"))
-    semesters = semesters_of(history)
-    training_set = {"training_set_sha256": _content_sha256(history), "rows": len(history)}
-    current = champion_record(engine)
-    if current is None:
-        trained = train_model(history, config=config, seed=seed)
-        version = register_model(engine, trained, semesters)
-        promote(engine, version)
-        return _decided(RetrainDecision(
-            "first_model", f"first model, trained on {len(semesters)} graded semester(s)",
-            None, version, version, {"cv_mae": trained.metrics["cv_mae"], **training_set}))
-    newest = semesters[-1]
-    reasons = _retraining_reasons(engine, newest, current.version)
-    if not reasons and not force:
-        return _decided(RetrainDecision(
-            "not_needed", f"no drift and accuracy within tolerance on {newest.key}",
-            current.version, current.version, figures=training_set))
-    is_newest = (history[schema.START] == newest.start) & (history[schema.END] == newest.end)
-    holdout, earlier = history.loc[is_newest], history.loc[~is_newest]
-    loaded = load_champion(engine)
-    champion_mae = _mae(loaded.model, holdout) if loaded else float("inf")
-    if earlier.empty:  # a single graded semester: the challenger's out-of-fold error stands in
-        candidate = train_model(history, config=config, seed=seed)
-        challenger_mae = float(candidate.metrics["cv_mae"])
-    else:
-        candidate = train_model(earlier, config=config, seed=seed)
-        challenger_mae = _mae(candidate, holdout)
-    figures = {"newest_semester": newest.key, "champion_mae": round(champion_mae, 3),
-               "challenger_mae": round(challenger_mae, 3), "holdout_rows": len(holdout),
-               "triggers": reasons or ["forced"], **training_set}
-    if challenger_mae < champion_mae * (1 - MIN_IMPROVEMENT):
-        final = candidate if earlier.empty else train_model(history, config=config, seed=seed)
-        version = register_model(engine, final, semesters)
-        promote(engine, version)
-        return _decided(RetrainDecision(
-            "promoted", f"challenger MAE {challenger_mae:.2f} beats champion MAE {champion_mae:.2f} "
-                        f"on {newest.key} ({'; '.join(figures['triggers'])})",
-            current.version, version, version, figures))
-    version = register_model(engine, candidate, semesters_of(earlier) or semesters)
-    return _decided(RetrainDecision(
-        "kept", f"challenger MAE {challenger_mae:.2f} does not beat champion MAE {champion_mae:.2f} "
-                f"on {newest.key} ({'; '.join(figures['triggers'])})",
-        current.version, current.version, version, figures))
-
-
-def _decided(decision: RetrainDecision) -> RetrainDecision:
-    context = {"model_version": decision.champion_after, "decision": decision.action,
-               **{k: v for k, v in decision.figures.items() if k != "triggers"}}
-    log.info("retraining decision: %s: %s", decision.action, decision.reason, extra=context)
-    if decision.action in ("first_model", "promoted"):
-        alert("model_promoted", "warning", f"model {decision.champion_after} is the new champion: "
-              f"{decision.reason}", semester=decision.figures.get("newest_semester"), **context)
-    elif decision.action == "kept":
-        alert("model_kept", "warning", f"champion {decision.champion_after} kept: {decision.reason}",
-              semester=decision.figures.get("newest_semester"), **context)
-    return decision

@@ -8,28 +8,25 @@ from gradewatch_assets.assets.model import trained_model, training_set
 from gradewatch_assets.assets.semester import (
     cleaned_features,
     drift_metrics,
+    estimated_performance,
     grade_predictions,
     model_performance,
     student_reports,
 )
+from gradewatch_assets.inbox import csv_inbox_sensor, inbox_ingest_job
 from gradewatch_assets.jobs import evaluation_job, semester_job
 from gradewatch_assets.resources import GradewatchResource
 from gradewatch_assets.schedules import biweekly_predictions, end_of_semester
-from gradewatch_assets.sensors import (
-    csv_inbox_sensor,
-    final_grades_sensor,
-    run_failure_alert_sensor,
-    semester_sensor,
-)
+from gradewatch_assets.sensors import final_grades_sensor, run_failure_alert_sensor, semester_sensor
 
-ASSETS = [student_reports, cleaned_features, drift_metrics, grade_predictions, model_performance,
-          training_set, trained_model]
+ASSETS = [student_reports, cleaned_features, drift_metrics, grade_predictions, estimated_performance,
+          model_performance, training_set, trained_model]
 
 
 def build_definitions(gradewatch: GradewatchResource | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
-        jobs=[semester_job, evaluation_job],
+        jobs=[semester_job, evaluation_job, inbox_ingest_job],
         sensors=[semester_sensor, final_grades_sensor, run_failure_alert_sensor, csv_inbox_sensor],
         schedules=[biweekly_predictions, end_of_semester],
         resources={"gradewatch": gradewatch or GradewatchResource()},

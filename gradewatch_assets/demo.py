@@ -26,7 +26,7 @@ from gradewatch.settings import Settings, load_settings
 from gradewatch.storage import make_engine
 from gradewatch.storage.migrate import upgrade
 from gradewatch.storage.tables import alerts, cleaned_features
-from gradewatch.storage.tokens import create_token
+from gradewatch.storage.tokens import temporary_token
 from gradewatch.synthetic.generator import GeneratorConfig, SyntheticSemester, generate
 from gradewatch_assets.definitions import build_definitions
 from gradewatch_assets.instance import prepare_dagster_home
@@ -66,12 +66,13 @@ def run_demo(workdir: Path, settings: Settings, *, students: int = 600, seed: in
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     prepare_dagster_home(settings.dagster_home)
-    token = create_token(engine, f"demo-{uuid.uuid4().hex[:6]}", frozenset({"upload", "report"}))
     history, current = _semesters(students, seed)
     defs = build_definitions(GradewatchResource(database_url=settings.database_url))
     env = {**os.environ, "GRADEWATCH_DATABASE_URL": settings.database_url,
            "DAGSTER_HOME": str(settings.dagster_home)}
-    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance, \
+    # The demo's token is revoked when the demo ends, however it ends.
+    with temporary_token(engine, f"demo-{uuid.uuid4().hex[:6]}", frozenset({"upload", "report"})) as token, \
+            dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance, \
             _web_server(env, workdir) as base:
         runner = SensorRunner(defs, instance)
         client = _Client(base, token)

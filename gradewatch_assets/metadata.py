@@ -56,4 +56,11 @@ def evaluation_metadata(outcome: PerformanceOutcome) -> dict[str, object]:
             metadata[name] = dg.MetadataValue.float(round(float(value), 4))
     metadata["students_evaluated"] = outcome.evaluation.n_students
     metadata["max_gender_gap"] = dg.MetadataValue.json(outcome.evaluation.max_gender_gap)
+    calibration = outcome.evaluation.calibration
+    if calibration.calibration_error is not None:
+        metadata["brier_score"] = dg.MetadataValue.float(round(calibration.brier_score, 4))
+        metadata["calibration_error"] = dg.MetadataValue.float(round(calibration.calibration_error, 4))
+    if outcome.shadow is not None and outcome.shadow.overall.mae is not None:
+        metadata["shadow_version"] = str(outcome.shadow_version)
+        metadata["shadow_mae"] = dg.MetadataValue.float(round(outcome.shadow.overall.mae, 4))
     return metadata

@@ -1,5 +1,6 @@
 """Schedules: the biweekly prediction refresh and the end-of-semester evaluation."""
 
+import itertools
 
 import dagster as dg
 
@@ -22,9 +23,32 @@ def biweekly_predictions(context: dg.ScheduleEvaluationContext, gradewatch: Grad
                                 tags={SEMESTER_TAG: key, "gradewatch/reason": "biweekly refresh"})
 
 
-def _already_requested(context: dg.ScheduleEvaluationContext, run_key: str) -> bool:
-    runs = context.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1)
-    return bool(runs)
+# A run that failed or was canceled evaluated nothing: it never counts as done.
+_NOT_DONE = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def _runs(context: dg.ScheduleEvaluationContext, run_key: str) -> list[dg.DagsterRun]:
+    return list(context.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": run_key})))
+
+
+def _evaluated(context: dg.ScheduleEvaluationContext, run_key: str) -> bool:
+    """A run with this key succeeded, or is still queued or running."""
+    return any(run.status not in _NOT_DONE for run in _runs(context, run_key))
+
+
+def _next_attempt(context: dg.ScheduleEvaluationContext, first_key: str) -> str | None:
+    """The run key of the next attempt at these grades, or None when one succeeded or is under way.
+
+    Each attempt needs a key of its own: the daemon never launches a run key twice.
+    """
+    for attempt in itertools.count(1):
+        run_key = first_key if attempt == 1 else f"{first_key}:attempt-{attempt}"
+        runs = _runs(context, run_key)
+        if not runs:
+            return run_key
+        if any(run.status not in _NOT_DONE for run in runs):
+            return None
+    raise AssertionError("unreachable")
 
 
 @dg.schedule(cron_schedule="0 7 * * *", job=evaluation_job, default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -36,10 +60,10 @@ def end_of_semester(context: dg.ScheduleEvaluationContext, gradewatch: Gradewatc
     today = context.scheduled_execution_time.date()
     for due in pipeline.evaluations_due(gradewatch.engine(), today, gradewatch.settings()):
         status, key = due.status, due.status.period.key
-        run_key = f"end_of_semester:{key}:{status.grades_version}"
-        if _already_requested(context, run_key):
-            continue  # evaluated already with these very grades
-        if due.verdict.passed and _already_requested(context, grades_run_key(status)):
+        run_key = _next_attempt(context, f"end_of_semester:{key}:{status.grades_version}")
+        if run_key is None:
+            continue  # evaluated already with these very grades (or being evaluated)
+        if due.verdict.passed and _evaluated(context, grades_run_key(status)):
             continue  # final_grades_sensor evaluated these very grades, and nothing is missing
         due.verdict.alert_if_failed()  # the run at the deadline records the coverage beside the alert
         yield dg.RunRequest(partition_key=key, run_key=run_key,

@@ -1,4 +1,5 @@
-"""Sensors: new semesters and changed data, arriving final grades, failed runs, and the CSV inbox.
+"""Sensors: new semesters and changed data, arriving final grades, failed runs (the CSV inbox's
+sensor lives in gradewatch_assets.inbox).
 
 Each sensor keeps, in its cursor, the version of every semester it has acted on: a semester
 whose version is unchanged requests nothing, a changed one always requests a run, and the run
@@ -10,7 +11,6 @@ import json
 
 import dagster as dg
 
-from gradewatch.intake.inbox import scan_inbox
 from gradewatch.models.registry import champion_version
 from gradewatch.monitoring.alerts import alert
 from gradewatch.settings import load_settings
@@ -95,23 +95,3 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, gradewatch: Gr
     message = context.failure_event.message or "no message"
     alert("run_failed", "error", f"run {run.run_id[:8]} of {run.job_name} failed: {message}",
           run_id=run.run_id, job=run.job_name, semester=run.tags.get("dagster/partition"))
-
-
-@dg.sensor(minimum_interval_seconds=INTERVAL, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Ingests CSV exports dropped into GRADEWATCH_INBOX_DIR through the same code as "
-                       "POST /update-csv, once each file has stopped changing; semester_sensor and "
-                       "final_grades_sensor then take over.")
-def csv_inbox_sensor(context: dg.SensorEvaluationContext, gradewatch: GradewatchResource) -> dg.SensorResult:
-    settings = gradewatch.settings()
-    if settings.inbox_dir is None:
-        return dg.SensorResult(skip_reason=dg.SkipReason("GRADEWATCH_INBOX_DIR is not set"))
-    if not settings.inbox_dir.is_dir():
-        return dg.SensorResult(skip_reason=dg.SkipReason(f"the inbox {settings.inbox_dir} does not exist"))
-    outcome = scan_inbox(gradewatch.engine(), settings.inbox_dir, _cursor(context),
-                         keep_originals=settings.inbox_keep_originals)
-    summary = (f"ingested {len(outcome.ingested)} file(s) for {', '.join(outcome.semesters) or '-'}; "
-               f"{len(outcome.duplicates)} duplicate(s), {len(outcome.rejected)} refused, "
-               f"{len(outcome.waiting)} waiting to be complete")
-    context.log.info(summary)
-    return dg.SensorResult(cursor=json.dumps(outcome.snapshot, sort_keys=True),
-                           skip_reason=None if outcome.ingested else dg.SkipReason(summary))

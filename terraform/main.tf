@@ -13,25 +13,35 @@ locals {
   # Every setting of gradewatch/settings.py, for every container that runs GradeWatch code.
   # GRADEWATCH_SECRET_KEY is added for the web app only.
   gradewatch_env = {
-    GRADEWATCH_DATABASE_URL            = "postgresql+psycopg://gradewatch:${var.gradewatch_db_password}@postgres:5432/gradewatch"
-    DAGSTER_HOME                       = "/opt/dagster/dagster_home"
-    GRADEWATCH_ENVIRONMENT             = var.settings.environment
-    GRADEWATCH_LOG_LEVEL               = var.settings.log_level
-    LOGSTASH_HOST                      = "logstash"
-    LOGSTASH_PORT                      = "5959"
-    GRADEWATCH_PASS_MARK               = tostring(var.settings.pass_mark)
-    GRADEWATCH_MAX_UPLOAD_MB           = tostring(var.settings.max_upload_mb)
-    GRADEWATCH_ALERT_WEBHOOK_URL       = var.alert_webhook_url
-    GRADEWATCH_ALERT_DEDUP_MINUTES     = tostring(var.settings.alert_dedup_minutes)
-    GRADEWATCH_INBOX_DIR               = "/var/lib/gradewatch/inbox"
-    GRADEWATCH_INBOX_KEEP_ORIGINALS    = var.settings.inbox_keep_originals ? "1" : "0"
-    GRADEWATCH_GRADES_GRACE_DAYS       = tostring(var.settings.grades_grace_days)
-    GRADEWATCH_MIN_GRADE_COVERAGE      = tostring(var.settings.min_grade_coverage)
-    GRADEWATCH_ACCURACY_TOLERANCE      = tostring(var.settings.accuracy_tolerance)
-    GRADEWATCH_TRAINING_PROFILE        = var.settings.training_profile
-    GRADEWATCH_SENSOR_INTERVAL_SECONDS = tostring(var.settings.sensor_interval_seconds)
+    GRADEWATCH_DATABASE_URL                  = "postgresql+psycopg://gradewatch:${var.gradewatch_db_password}@postgres:5432/gradewatch"
+    DAGSTER_HOME                             = "/opt/dagster/dagster_home"
+    GRADEWATCH_ENVIRONMENT                   = var.settings.environment
+    GRADEWATCH_LOG_LEVEL                     = var.settings.log_level
+    LOGSTASH_HOST                            = "logstash"
+    LOGSTASH_PORT                            = "5959"
+    GRADEWATCH_PASS_MARK                     = tostring(var.settings.pass_mark)
+    GRADEWATCH_MAX_UPLOAD_MB                 = tostring(var.settings.max_upload_mb)
+    GRADEWATCH_ALERT_WEBHOOK_URL             = var.alert_webhook_url
+    GRADEWATCH_ALERT_DEDUP_MINUTES           = tostring(var.settings.alert_dedup_minutes)
+    GRADEWATCH_INBOX_DIR                     = "/var/lib/gradewatch/inbox"
+    GRADEWATCH_INBOX_KEEP_ORIGINALS          = var.settings.inbox_keep_originals ? "1" : "0"
+    GRADEWATCH_INBOX_REJECTED_RETENTION_DAYS = tostring(var.settings.inbox_rejected_retention_days)
+    GRADEWATCH_GRADES_GRACE_DAYS             = tostring(var.settings.grades_grace_days)
+    GRADEWATCH_MIN_GRADE_COVERAGE            = tostring(var.settings.min_grade_coverage)
+    GRADEWATCH_ACCURACY_TOLERANCE            = tostring(var.settings.accuracy_tolerance)
+    GRADEWATCH_TRAINING_PROFILE              = var.settings.training_profile
+    GRADEWATCH_SENSOR_INTERVAL_SECONDS       = tostring(var.settings.sensor_interval_seconds)
+    GRADEWATCH_BASELINE_MIN_GAIN             = tostring(var.settings.baseline_min_gain)
+    GRADEWATCH_MODEL_EXCLUDED_FEATURES       = var.settings.model_excluded_features
+    GRADEWATCH_RETRAIN_GROWTH                = tostring(var.settings.retrain_growth)
+    GRADEWATCH_FAIRNESS_MAX_GAP              = tostring(var.settings.fairness_max_gap)
+    GRADEWATCH_UPLOAD_WAIT_SECONDS           = tostring(var.settings.upload_wait_seconds)
+    GRADEWATCH_MAX_PREDICT_MB                = tostring(var.settings.max_predict_mb)
+    GRADEWATCH_USER_ID_PATTERN               = var.settings.user_id_pattern
     # HTTPS-only session cookie: serve the web app through the school's TLS reverse proxy.
-    GRADEWATCH_SESSION_COOKIE_SECURE = var.settings.session_cookie_secure ? "1" : "0"
+    GRADEWATCH_SESSION_COOKIE_SECURE   = var.settings.session_cookie_secure ? "1" : "0"
+    GRADEWATCH_MODEL_EXCLUDED_FEATURES = var.settings.model_excluded_features
+    GRADEWATCH_RISK_TIERS              = var.settings.risk_tiers
   }
 
   webapp_env = merge(local.gradewatch_env, {

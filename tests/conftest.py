@@ -20,11 +20,8 @@ from sqlalchemy.engine import Engine
 from gradewatch.settings import Settings, load_settings
 from gradewatch.storage import make_engine
 from gradewatch.storage.migrate import upgrade
-from tests.support.databases import empty_postgres
+from tests.support.databases import POSTGRES_ADMIN_URL, empty_postgres
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "GRADEWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 BACKENDS = ("sqlite", "postgresql")
 
 

@@ -16,6 +16,7 @@ from gradewatch.settings import Settings, load_settings
 from gradewatch.storage import make_engine
 from webapp.api import api
 from webapp.errors import register_error_handlers
+from webapp.metrics import init_metrics
 from webapp.pages import init_pages
 from webapp.request_logging import init_request_logging
 from webapp.requests import InMemoryRequest
@@ -41,4 +42,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     init_pages(app)  # the HTML pages for registrars and teachers
     register_error_handlers(app)
     init_request_logging(app)
+    init_metrics(app, engine)  # GET /metrics, and the request counts it shows
     return app

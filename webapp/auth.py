@@ -8,7 +8,8 @@ from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
-from gradewatch.storage.tokens import TokenInfo, authenticate
+from gradewatch.storage.db import utcnow
+from gradewatch.storage.tokens import TokenInfo, authenticate, record_use
 from webapp.context import get_engine
 from webapp.errors import ApiError
 
@@ -33,10 +34,15 @@ def current_token(scope: str) -> TokenInfo:
     info = authenticate(get_engine(), token)
     if info is None:
         raise ApiError(401, "This token is not valid or has been revoked. Ask IT for a new one.")
+    now = utcnow()
+    if info.expired(now):
+        raise ApiError(401, f"This token expired on {info.expires_at:%Y-%m-%d %H:%M} UTC. "
+                            "Ask IT for a new one ('gradewatch token create --expires-in 90d').")
     g.token_name = info.name
     if scope not in info.scopes:
         raise ApiError(403, f"This token may not {scope}; it has the scope(s) "
                             f"{', '.join(sorted(info.scopes))}. Ask IT for a token with '{scope}'.")
+    record_use(get_engine(), info, now)  # only a request the token is allowed to make counts
     return info
 
 

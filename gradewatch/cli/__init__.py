@@ -18,6 +18,7 @@ import click
 from gradewatch.cli.common import cli_errors
 from gradewatch.cli.data import clean, generate
 from gradewatch.cli.db import db
+from gradewatch.cli.erase import erase
 from gradewatch.cli.models import drift, model
 from gradewatch.cli.tokens import token
 from gradewatch.logs import configure_logging
@@ -54,6 +55,7 @@ cli.add_command(generate)
 cli.add_command(clean)
 cli.add_command(model)
 cli.add_command(drift)
+cli.add_command(erase)
 
 
 def main() -> None:

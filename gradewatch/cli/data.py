@@ -11,6 +11,7 @@ import click
 import pandas as pd
 
 from gradewatch import schema
+from gradewatch.intake.csv_safety import inert_frame
 from gradewatch.intake.reader import CsvRejected, ParsedCsv, read_csv_bytes
 from gradewatch.quality.cleaning import CleaningReference, clean_semester
 from gradewatch.semesters import Period, PeriodError
@@ -91,7 +92,8 @@ def clean(input_path: Path, output_path: Path, report_path: Path | None,
     report = result.report.to_dict()
     report["reader"] = {"rows_received": parsed.rows_received, "rows_rejected": parsed.rejected_rows,
                         "dropped_columns": parsed.dropped_columns}
-    _write(output_path, lambda p: result.frame.to_csv(p, index=False))
+    # An id such as =HYPERLINK(...) must not run when the file is opened in a spreadsheet.
+    _write(output_path, lambda p: inert_frame(result.frame).to_csv(p, index=False))
     if report_path is not None:
         _write(report_path, lambda p: p.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8"))
     if parsed.errors:

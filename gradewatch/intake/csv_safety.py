@@ -12,6 +12,8 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 
+import pandas as pd
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -19,6 +21,13 @@ def inert(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and column names are inert (numbers are left as they are)."""
+    text = [c for c in frame.columns if frame[c].dtype == object]
+    safe = frame.assign(**{c: frame[c].map(inert) for c in text}) if text else frame
+    return safe.rename(columns=lambda c: inert(c))
 
 
 def _cell(value: object) -> object:

@@ -17,11 +17,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from gradewatch import schema
 from gradewatch.intake.reader import ROW, CsvRejected, ParsedCsv, RowError, read_csv_bytes
+from gradewatch.monitoring import summaries
 from gradewatch.semesters import Period, PeriodError
+from gradewatch.settings import Settings
 from gradewatch.storage.db import run_in_transaction, utcnow
 from gradewatch.storage.reports import MergeCounts, update_final_grades, upsert_reports
-from gradewatch.storage.uploads import record_upload
+from gradewatch.storage.semesters import lock_semester, record_semester_change
+from gradewatch.storage.uploads import already_ingested, record_upload
 
+DEFAULT_UPLOAD_WAIT_SECONDS = Settings.upload_wait_seconds
 MODE_REPORTS = "reports"
 MODE_FINAL_GRADES = "final_grades"
 REQUIRED_REPORT_COLUMNS = (schema.USER_ID, *schema.FEATURES)
@@ -29,6 +33,10 @@ REQUIRED_REPORT_COLUMNS = (schema.USER_ID, *schema.FEATURES)
 
 class UploadRejected(ValueError):
     """The upload as a whole cannot be used; nothing was stored. The message says why."""
+
+
+class AlreadyIngested(Exception):
+    """This very content was already ingested for this semester from this source; nothing stored."""
 
 
 @dataclass
@@ -43,7 +51,9 @@ class IngestResult:
     dropped_columns: list[str]
     content_sha256: str
     upload_id: int | None = None
+    cells_kept: int = 0
     rejected_row_numbers: list[int] = field(default_factory=list)
+    notes: list[RowError] = field(default_factory=list)  # kept rows with a remark (never a value)
 
     @property
     def rejected(self) -> int:
@@ -57,9 +67,11 @@ class IngestResult:
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "cells_kept": self.cells_kept,
             "rejected": self.rejected,
             "errors": [e.to_dict() for e in self.errors],
             "dropped_columns": self.dropped_columns,
+            "notes": [n.to_dict() for n in self.notes],
         }
 
     def log_fields(self) -> dict[str, object]:
@@ -85,10 +97,20 @@ def ingest_csv(
     *,
     source: str,
     token_name: str | None = None,
+    once: bool = False,
+    user_id_pattern: str = schema.DEFAULT_USER_ID_PATTERN,
+    wait_seconds: float = DEFAULT_UPLOAD_WAIT_SECONDS,
 ) -> IngestResult:
-    """Parse, validate and store one uploaded file for ``period``."""
+    """Parse, validate and store one uploaded file for ``period``.
+
+    ``user_id_pattern`` is ``GRADEWATCH_USER_ID_PATTERN`` (see :func:`read_csv_bytes`).
+    Queues behind other uploads for at most ``wait_seconds``, then raises StorageBusy.
+    With ``once``, content already ingested for ``period`` from ``source`` raises
+    :class:`AlreadyIngested`; the check runs inside the transaction, under the semester's lock,
+    so two attempts at the same file (a retried sensor, a re-run) cannot both store it.
+    """
     try:
-        parsed = read_csv_bytes(raw)
+        parsed = read_csv_bytes(raw, user_id_pattern)
     except CsvRejected as exc:
         raise UploadRejected(str(exc)) from exc
     mode = _mode(parsed)
@@ -101,11 +123,16 @@ def ingest_csv(
 
     def store(conn: Connection) -> IngestResult:
         now = utcnow()
+        lock_semester(conn, period, now)  # first: concurrent uploads to one semester recount in order
+        if once and already_ingested(conn, digest, period, source):
+            raise AlreadyIngested(f"this exact content was already ingested for {period.key}")
         unknown: list[int] = []
         if mode == MODE_REPORTS:
             counts = upsert_reports(conn, period, frame, now)
         else:
             counts, unknown = update_final_grades(conn, period, frame, now)
+        if counts.inserted or counts.updated:
+            record_semester_change(conn, period, now)
         all_errors = errors + [
             RowError(r, schema.USER_ID, "no student with this user_id in this semester; "
                      "upload the student's report before their final grade")
@@ -127,7 +154,12 @@ def ingest_csv(
         )
         return result
 
-    return run_in_transaction(engine, store)
+    result = run_in_transaction(engine, store, wait_seconds=wait_seconds)
+    # Logged once the upload is committed: one record per accepted upload, whatever its door.
+    summaries.emit(summaries.UPLOAD, summaries.upload_summary(
+        result.log_fields(), source=source, token_name=token_name, unchanged=result.unchanged,
+        dropped_columns=len(result.dropped_columns), error_columns=[e.column for e in result.errors]))
+    return result
 
 
 def _mode(parsed: ParsedCsv) -> str:
@@ -198,4 +230,6 @@ def _result(parsed: ParsedCsv, period: Period, mode: str, counts: MergeCounts,
         dropped_columns=parsed.dropped_columns,
         content_sha256=digest,
         rejected_row_numbers=sorted({e.row for e in errors}),
+        cells_kept=counts.cells_kept,
+        notes=parsed.notes,
     )

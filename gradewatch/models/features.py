@@ -51,3 +51,15 @@ DEFAULT_FEATURE_SPEC = FeatureSpec(
     numeric=tuple(f for f in schema.FEATURES if f in schema.NUMERIC_BY_NAME),
     categorical=tuple(f for f in schema.FEATURES if f in schema.CATEGORICAL_BY_NAME),
 )
+
+
+def model_feature_spec(excluded: tuple[str, ...] | list[str],
+                       base: FeatureSpec = DEFAULT_FEATURE_SPEC) -> FeatureSpec:
+    """``base`` without the ``excluded`` indicators (``GRADEWATCH_MODEL_EXCLUDED_FEATURES``):
+    kept for audits, never model inputs."""
+    drop = set(excluded)
+    return FeatureSpec(
+        numeric=tuple(c for c in base.numeric if c not in drop),
+        categorical=tuple(c for c in base.categorical if c not in drop),
+        target_range=base.target_range,
+    )

@@ -31,7 +31,10 @@ class ScoredRows:
 
 def score_rows(frame: pd.DataFrame, loaded: LoadedModel, pass_mark: float) -> ScoredRows:
     """Predict every parsed row of ``frame`` (reader output, with its ``row`` numbers)."""
-    work = frame.copy()
+    # A feature the input lacks is missing in every row (the cleaning rules then decide), not a
+    # column the model cannot find.
+    absent = [c for c in schema.FEATURES if c not in frame.columns]
+    work = frame.assign(**dict.fromkeys(absent)) if absent else frame.copy()
     original_ids = work[schema.USER_ID] if schema.USER_ID in work.columns else None
     # Cleaning keys rows by user_id; here every row counts on its own, even without an id.
     work[schema.USER_ID] = work[ROW].astype(str)

@@ -47,6 +47,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from gradewatch.models.baselines import PREVIOUS, baseline_errors
 from gradewatch.models.features import DEFAULT_FEATURE_SPEC, FeatureSpec
 from gradewatch.monitoring.drift import build_profile
 from gradewatch.plain import plain
@@ -59,6 +60,11 @@ PREDICTION_COLUMNS = (
     "predicted_grade", "interval_lower", "interval_upper", "probability_below_pass", "at_risk",
 )
 FAMILIES = ("ridge", "hist_gradient_boosting", "random_forest")
+PREDICTED = "predicted_grade"  # the loss model's extra input
+# Shallow, regularised boosting: the absolute error is mostly noise, and the loss model must
+# not chase it (NannyML's DLE uses LightGBM the same way).
+LOSS_MODEL_PARAMS = {"learning_rate": 0.05, "max_iter": 150, "max_leaf_nodes": 7, "min_samples_leaf": 50,
+                     "l2_regularization": 1.0}
 
 # Modest search spaces: the data have a handful of features, so depth and regularisation
 # matter more than anything exotic.
@@ -204,6 +210,16 @@ class TrainedModel:
     reference_profile: dict[str, Any]
     trained_at: str
     library_versions: dict[str, str] = field(default_factory=dict)
+    # Direct loss estimation: a model of this model's absolute out-of-fold error from the
+    # indicators and the prediction (None for models trained before it existed).
+    loss_model: Pipeline | None = None
+
+    def expected_absolute_errors(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Each row's expected absolute error, before its grade is known (None: no loss model)."""
+        if self.loss_model is None:
+            return None
+        inputs = prepare_features(frame, self.feature_spec).assign(**{PREDICTED: self.predict_grades(frame)})
+        return np.clip(self.loss_model.predict(inputs), 0, None)
 
     @property
     def interval_offsets(self) -> tuple[float, float]:
@@ -244,6 +260,11 @@ class TrainedModel:
             index=frame.index,
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The drift profile lives in model_versions.reference_profile, not in the artifact: it
+        # also describes audit-only indicators (gender), which the artifact must not carry.
+        return {**self.__dict__, "reference_profile": {}}
+
     def to_bytes(self) -> bytes:
         payload = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
         return ARTIFACT_MAGIC + zlib.compress(payload, level=3)
@@ -272,13 +293,18 @@ def _training_rows(frame: pd.DataFrame, target: str, spec: FeatureSpec) -> tuple
     return features, y[graded]
 
 
+def _folds(config: SearchConfig, seed: int) -> KFold:
+    """The cross-validation folds; the naive baselines are scored on these same folds."""
+    return KFold(n_splits=config.cv, shuffle=True, random_state=seed)
+
+
 def _search(
     X: pd.DataFrame, y: np.ndarray, spec: FeatureSpec, config: SearchConfig, seed: int
 ) -> tuple[str, dict[str, Any], np.ndarray, list[dict[str, Any]]]:
     """Randomized search by cross-validated MAE (or RMSE); returns the winner and its OOF
     predictions."""
     low, high = spec.target_range
-    folds = KFold(n_splits=config.cv, shuffle=True, random_state=seed)
+    folds = _folds(config, seed)
     best: tuple[float, str, dict[str, Any], np.ndarray] | None = None
     board: list[dict[str, Any]] = []
     for family in config.families:
@@ -307,14 +333,30 @@ def train_model(
     *,
     seed: int = 0,
     config: SearchConfig = SearchConfig(),
+    profile_spec: FeatureSpec | None = None,
 ) -> TrainedModel:
-    """Select, fit and calibrate a model on the rows of ``frame`` that have ``target``."""
+    """Select, fit and calibrate a model on the rows of ``frame`` that have ``target``.
+
+    ``profile_spec`` (default: ``feature_spec``) lists the columns of the drift reference
+    profile, which may include audit-only indicators the model does not read.
+    """
     with threadpool_limits(limits=config.openmp_threads, user_api="openmp"):
-        return _train(frame, feature_spec, target, seed, config)
+        return _train(frame, feature_spec, target, seed, config, profile_spec or feature_spec)
+
+
+def _fit_loss_model(
+    X: pd.DataFrame, oof: np.ndarray, y: np.ndarray, spec: FeatureSpec, config: SearchConfig, seed: int
+) -> Pipeline:
+    """Fit the direct-loss-estimation model: |out-of-fold error| from indicators and prediction."""
+    loss_spec = FeatureSpec((*spec.numeric, PREDICTED), spec.categorical, spec.target_range)
+    loss_model = build_pipeline("hist_gradient_boosting", LOSS_MODEL_PARAMS, loss_spec, n_rows=y.size,
+                                config=config, seed=seed)
+    return loss_model.fit(X.assign(**{PREDICTED: oof}), np.abs(y - oof))
 
 
 def _train(
-    frame: pd.DataFrame, feature_spec: FeatureSpec, target: str, seed: int, config: SearchConfig
+    frame: pd.DataFrame, feature_spec: FeatureSpec, target: str, seed: int, config: SearchConfig,
+    profile_spec: FeatureSpec,
 ) -> TrainedModel:
     started = time.perf_counter()
     X, y = _training_rows(frame, target, feature_spec)
@@ -347,6 +389,13 @@ def _train(
         "search_seconds": round(search_seconds, 3),
         "train_seconds": round(time.perf_counter() - started, 3),
         "leaderboard": board[:10],
+        # The spread of one student's absolute error: the label-free estimate's interval.
+        "cv_abs_error_sd": float(np.std(np.abs(errors), ddof=1)),
+        "baselines": baseline_errors(
+            y_search,
+            X_search[PREVIOUS].to_numpy(dtype="float64") if PREVIOUS in X_search.columns else None,
+            _folds(config, seed).split(X_search), feature_spec.target_range,
+        ),
     }
     return TrainedModel(
         pipeline=pipeline,
@@ -359,8 +408,9 @@ def _train(
         metrics=metrics,
         # The cleaning reference travels with the model, so that every path that scores with it
         # (the batch pipeline, POST /predict) imputes against the same training statistics.
-        reference_profile={**build_profile(frame, feature_spec, seed=seed),
+        reference_profile={**build_profile(frame, profile_spec, seed=seed),
                            CLEANING_PROFILE_KEY: fit_reference(frame).to_dict()},
         trained_at=datetime.now(UTC).isoformat(),
         library_versions={"scikit-learn": sklearn.__version__, "numpy": np.__version__},
+        loss_model=_fit_loss_model(X_search, oof, y_search, feature_spec, config, seed),
     )

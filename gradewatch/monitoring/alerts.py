@@ -53,6 +53,11 @@ ALERT_KINDS = frozenset(
         "model_kept",
         "model_artifact_corrupt",
         "final_grades_missing",
+        "inbox_rejected_pending",
+        "accuracy_not_measured",
+        "model_not_informative",
+        "accuracy_expected_to_degrade",
+        "fairness_gap",
     }
 )
 SEVERITIES = {"warning": logging.WARNING, "error": logging.ERROR}

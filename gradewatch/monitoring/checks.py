@@ -16,6 +16,7 @@ from gradewatch.monitoring.alerts import alert
 EXCLUDED_ROWS_WITHIN_LIMIT = "excluded_rows_within_limit"
 NO_DATASET_DRIFT = "no_dataset_drift"
 ACCURACY_WITHIN_TOLERANCE = "accuracy_within_tolerance"
+ACCURACY_MEASURED = "accuracy_measured"
 GRADES_COMPLETE = "grades_complete"
 
 MAX_EXCLUDED_SHARE = 0.05  # more than 5% of a semester unusable is worth a look
@@ -70,6 +71,22 @@ def accuracy_verdict(semester: str, model_version: str | None, within_tolerance:
     return Verdict(ACCURACY_WITHIN_TOLERANCE, passed, "error", "accuracy_degraded", message,
                    {"within_tolerance": str(within_tolerance)},
                    {"semester": semester, "model_version": model_version})
+
+
+def accuracy_measured_verdict(semester: str, measured: int, measurable: int) -> Verdict:
+    """An evaluation must measure the students who have both a prediction and a final grade.
+
+    ``measurable`` counts them in the uploaded reports; ``measured`` is how many the evaluation
+    found with a cleaned grade. Nothing measured although some were measurable means the
+    evaluation read its inputs before they were ready: it fails, so that nothing downstream
+    takes "no row" for "all is well", and the semester is evaluated again.
+    """
+    passed = measured > 0 or measurable == 0
+    message = "" if passed else (
+        f"the evaluation of {semester} measured nothing although {measurable} students have a prediction "
+        "and a final grade (their cleaned rows carry no grade yet); it will be evaluated again")
+    return Verdict(ACCURACY_MEASURED, passed, "error", "accuracy_not_measured", message,
+                   {"students_measured": measured, "students_measurable": measurable}, {"semester": semester})
 
 
 def grade_coverage_verdict(semester: str, ended: str, students: int, coverage: float,

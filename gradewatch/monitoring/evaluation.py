@@ -6,6 +6,10 @@ is at risk when the final grade is below the pass mark. The same metrics are com
 gender; the largest gap between two genders is reported per metric, over the genders with at
 least ``min_group_size`` graded students (smaller groups are listed but too noisy to compare).
 
+Calibration (Brier score, expected calibration error, reliability table) is of
+``probability_below_pass`` when the frame has it (monitoring/calibration.py); fairness rules on
+the by-gender figures live in monitoring/fairness.py.
+
 Tolerance rule (``ToleranceRule``; the factor is ``GRADEWATCH_ACCURACY_TOLERANCE``, default
 1.25): the model is still accurate on a semester when
 
@@ -17,12 +21,13 @@ of grades cannot show that a model degraded.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gradewatch.monitoring.calibration import Calibration, calibration
 from gradewatch.settings import Settings
 
 METRICS = (
@@ -41,6 +46,8 @@ class GroupMetrics:
     at_risk_precision: float | None
     at_risk_recall: float | None
     at_risk_f1: float | None
+    n_failing: int = 0  # graded students below the pass mark
+    at_risk_fpr: float | None = None  # share of passing students flagged at risk anyway
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class Evaluation:
     overall: GroupMetrics
     by_gender: dict[str, GroupMetrics]
     max_gender_gap: dict[str, dict[str, Any] | None]  # metric -> {"gap", "groups": [a, b]}
+    calibration: Calibration = field(default_factory=lambda: Calibration(None, None, []))  # of P(fail)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,7 +66,10 @@ class Evaluation:
         """The columns of a ``model_performance`` row."""
         return {"n_students": self.n_students, "grade_coverage": self.grade_coverage,
                 **{name: getattr(self.overall, name) for name in METRICS},
-                "by_gender": self.to_dict()["by_gender"], "max_gender_gap": self.max_gender_gap}
+                "by_gender": self.to_dict()["by_gender"], "max_gender_gap": self.max_gender_gap,
+                "brier_score": self.calibration.brier_score,
+                "calibration_error": self.calibration.calibration_error,
+                "reliability": self.calibration.reliability}
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -94,6 +105,8 @@ def group_metrics(truth: np.ndarray, frame: pd.DataFrame, pass_mark: float) -> G
         at_risk_precision=precision,
         at_risk_recall=recall,
         at_risk_f1=f1,
+        n_failing=int(failing.sum()),
+        at_risk_fpr=_ratio(float(np.sum(flagged & ~failing)), float(np.sum(~failing))),
     )
 
 
@@ -136,6 +149,8 @@ def evaluate(frame: pd.DataFrame, pass_mark: float, *, min_group_size: int = 20)
         overall=group_metrics(truth, rows, pass_mark),
         by_gender=by_gender,
         max_gender_gap=_largest_gaps(by_gender, min_group_size),
+        calibration=(calibration(rows["probability_below_pass"].to_numpy(dtype="float64"), truth < pass_mark)
+                     if "probability_below_pass" in rows.columns else Calibration(None, None, [])),
     )
 
 
@@ -150,6 +165,10 @@ class ToleranceRule:
 
     def within(self, evaluation: Evaluation, validation_mae: float) -> bool | None:
         """True while accurate, False once the model stopped being accurate, None if unknown."""
-        if evaluation.overall.mae is None or evaluation.n_students < self.min_students:
+        return self.allows(evaluation.overall.mae, evaluation.n_students, validation_mae)
+
+    def allows(self, mae: float | None, n_students: int, validation_mae: float) -> bool | None:
+        """The rule on a bare MAE (measured, or estimated before the grades arrive)."""
+        if mae is None or n_students < self.min_students:
             return None
-        return evaluation.overall.mae <= self.factor * validation_mae
+        return mae <= self.factor * validation_mae

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -19,8 +21,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A stored time as an aware UTC datetime: SQLite gives timestamps back without their zone
+    (and aggregated ones as text); they were all written in UTC."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def is_postgres(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "postgresql"
+
+
+def dialect_insert(conn: Connection):
+    """The INSERT construct with ``on_conflict_do_update`` of the connection's dialect."""
+    return postgresql.insert if is_postgres(conn) else sqlite.insert
 
 
 def normalise_url(url: str) -> str:
@@ -31,10 +47,24 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def masked_url(url: str) -> str:
+    """``url`` fit to print: its password, if any, as ``***``."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<a database URL that cannot be parsed>"
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, a busy timeout and enforced foreign keys."""
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and enforced foreign keys.
+
+    Errors never show bound parameters (``hide_parameters``).
+    """
     url = normalise_url(url)
     parsed = sa.make_url(url)
+    # A database error's text otherwise quotes the statement's parameters (user_ids, grades),
+    # and such texts end up in exception messages and logs.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -52,16 +82,42 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
+READ_ONLY = "gradewatch_read_only"  # an execution option: see read_only()
+
+
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only transaction begins DEFERRED: it takes no write lock, so readers (every API
+    # request checks its token) do not queue behind an upload.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only; on SQLite its transaction takes no write lock."""
+    with engine.connect() as conn:
+        yield conn.execution_options(**{READ_ONLY: True})
 
 
 _RETRYABLE_PG_CODES = {"40001", "40P01"}  # serialization failure, deadlock detected
+_LOCK_TIMEOUT_PG_CODE = "55P03"  # lock_not_available: lock_timeout ran out
+_SQLITE_BUSY_TIMEOUT_MS = 30000  # what _sqlite_on_connect sets; restored after a bounded wait
+
+
+class StorageBusy(RuntimeError):
+    """Other writers held the data longer than the caller agreed to wait; nothing was stored."""
+
+    def __init__(self, wait_seconds: float) -> None:
+        super().__init__(
+            f"Another upload to this database was still being stored after {wait_seconds:g} s of "
+            "waiting (GRADEWATCH_UPLOAD_WAIT_SECONDS). Nothing from this file was stored; "
+            "please send it again in a minute."
+        )
+        self.wait_seconds = wait_seconds
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
@@ -71,17 +127,48 @@ def _is_retryable(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
-def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, attempts: int = 5) -> T:
+def _is_lock_wait_timeout(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    return code == _LOCK_TIMEOUT_PG_CODE or (
+        isinstance(exc, OperationalError) and "database is locked" in str(exc.orig))
+
+
+def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, attempts: int = 5,
+                       wait_seconds: float | None = None) -> T:
     """Run ``work`` in one transaction, retrying the whole of it on deadlock or lock contention.
 
-    Either all of ``work`` commits or nothing does.
+    Either all of ``work`` commits or nothing does. With ``wait_seconds``, waiting for other
+    writers (SQLite's write lock, PostgreSQL's row locks) is bounded by it in total, queued
+    behind them meanwhile; past it :class:`StorageBusy` is raised and nothing is stored.
     """
+    deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
     for attempt in range(1, attempts + 1):
         try:
-            with engine.begin() as conn:
-                return work(conn)
+            if deadline is None:
+                with engine.begin() as conn:
+                    return work(conn)
+            return _with_bounded_wait(engine, work, max(deadline - time.monotonic(), 0.001))
         except DBAPIError as exc:
+            if deadline is not None and _is_lock_wait_timeout(exc):
+                raise StorageBusy(wait_seconds) from exc
             if attempt == attempts or not _is_retryable(exc):
                 raise
             time.sleep(0.05 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def _with_bounded_wait(engine: Engine, work: Callable[[Connection], T], seconds: float) -> T:
+    milliseconds = max(int(seconds * 1000), 1)
+    with engine.connect() as conn:
+        if is_postgres(conn):
+            with conn.begin():
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+                return work(conn)
+        # SQLite waits for the write lock in BEGIN IMMEDIATE: set the wait before it begins.
+        driver = conn.connection.dbapi_connection
+        driver.execute(f"PRAGMA busy_timeout={milliseconds}")
+        try:
+            with conn.begin():
+                return work(conn)
+        finally:
+            driver.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")

@@ -19,6 +19,7 @@ from gradewatch import schema
 from gradewatch.plain import plain
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction, utcnow
+from gradewatch.storage.partitions import ensure_semester_partitions
 from gradewatch.storage.tables import cleaned_features, in_semester, student_reports
 
 REPORT_COLUMNS = (schema.USER_ID, schema.START, schema.END, *schema.FEATURES, schema.FINAL_GRADE,
@@ -49,6 +50,7 @@ def replace_cleaned_features(engine: Engine, period: Period, frame: pd.DataFrame
     count = len(frame)
 
     def work(conn: Connection) -> int:
+        ensure_semester_partitions(conn, period, (cleaned_features,))
         conn.execute(sa.delete(cleaned_features).where(in_semester(cleaned_features, period)))
         if is_postgres(conn):  # COPY: several times faster than an executemany of INSERTs
             copy_rows(conn, cleaned_features, list(columns), zip(*columns.values(), strict=True))

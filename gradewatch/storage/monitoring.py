@@ -71,15 +71,18 @@ def replace_performance(
     record: Mapping[str, Any],
     within_tolerance: bool | None,
     evaluated_at: datetime | None = None,
+    *,
+    role: str = "champion",
 ) -> None:
     """Store the accuracy of ``model_version`` on ``period`` (``record``: a column of
-    ``model_performance`` per key), replacing an earlier evaluation."""
+    ``model_performance`` per key; ``role``: champion or shadow), replacing an earlier evaluation."""
     row = {
         "start_date_period": period.start,
         "end_date_period": period.end,
         "model_version": model_version,
         **{name: plain(value) for name, value in record.items()},
         "within_tolerance": within_tolerance,
+        "role": role,
         "evaluated_at": evaluated_at or utcnow(),
     }
 

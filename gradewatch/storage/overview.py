@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gradewatch.semesters import Period
+from gradewatch.storage.predictions import CHAMPION
 from gradewatch.storage.tables import (
     drift_metrics,
     grade_predictions,
@@ -47,7 +48,7 @@ def semester_overview(engine: Engine) -> list[SemesterOverview]:
     """Every semester in ``student_reports``, newest first, with its counts."""
     t, p = student_reports, grade_predictions
     # The latest prediction of a row is the one whose time is on the row (as in the report).
-    latest = latest_prediction(p, t)
+    latest = sa.and_(latest_prediction(p, t), p.c.role == CHAMPION)
     in_report = sa.and_(t.c.prediction_final_grade.is_not(None), t.c.final_grade.is_(None))
     # DISTINCT ids: a run that wrote two history rows for one student must not count twice.
     query = (

@@ -6,6 +6,7 @@ and the latest prediction on each student's report, so the report never mixes tw
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pandas as pd
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction
 from gradewatch.storage.features import copy_rows
+from gradewatch.storage.partitions import ensure_semester_partitions
 from gradewatch.storage.tables import (
     cleaned_features,
     grade_predictions,
@@ -25,6 +27,7 @@ from gradewatch.storage.tables import (
     student_reports,
 )
 
+CHAMPION = "champion"  # only the champion's rows reach reports; 'shadow' rows sit beside them
 PREDICTION_COLUMNS = (
     "user_id",
     "predicted_grade",
@@ -35,34 +38,55 @@ PREDICTION_COLUMNS = (
 )
 
 
+ROLES = ("champion", "shadow")
+
+
 def record_predictions(
-    engine: Engine, period: Period, predictions: pd.DataFrame, model_version: str, predicted_at: datetime
+    engine: Engine, period: Period, predictions: pd.DataFrame, model_version: str, predicted_at: datetime,
+    *, role: str = "champion",
 ) -> int:
-    """Store one prediction run for ``period``; returns the number of students predicted."""
+    """Store one prediction run for ``period``; returns the number of students predicted.
+
+    A ``shadow`` run (the kept challenger, scored beside the champion) writes history rows only:
+    the students' reports keep showing the champion's prediction. An optional ``reasons``
+    column (a list of reason dicts per student) goes to ``grade_predictions.reasons``.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
         raise ValueError(f"predictions lack columns {missing}")
+    reasons = (predictions["reasons"].tolist() if "reasons" in predictions.columns
+               else [None] * len(predictions))
     rows = [
         {
             "start_date_period": period.start,
             "end_date_period": period.end,
             "model_version": model_version,
             "predicted_at": predicted_at,
+            "role": role,
             "user_id": str(r.user_id),
             "predicted_grade": float(r.predicted_grade),
             "interval_lower": float(r.interval_lower),
             "interval_upper": float(r.interval_upper),
             "probability_below_pass": float(r.probability_below_pass),
             "at_risk": bool(r.at_risk),
+            "reasons": why,
         }
-        for r in predictions.loc[:, list(PREDICTION_COLUMNS)].itertuples(index=False)
+        for r, why in zip(predictions.loc[:, list(PREDICTION_COLUMNS)].itertuples(index=False), reasons,
+                          strict=True)
     ]
 
     def write(conn: Connection) -> int:
         if not rows:
             return 0
+        ensure_semester_partitions(conn, period, (grade_predictions,))
+        if role == "shadow":
+            conn.execute(grade_predictions.insert(), rows)
+            return len(rows)
         if is_postgres(conn):  # COPY, then one UPDATE ... FROM: no statement per student
-            copy_rows(conn, grade_predictions, list(rows[0]), (tuple(r.values()) for r in rows))
+            copy_rows(conn, grade_predictions, list(rows[0]),
+                      ((*list(r.values())[:-1], _json(r["reasons"])) for r in rows))
             _update_reports_at_once(conn, period, rows, predicted_at)
             return len(rows)
         conn.execute(grade_predictions.insert(), rows)
@@ -83,6 +107,10 @@ def record_predictions(
         return len(rows)
 
     return run_in_transaction(engine, write)
+
+
+def _json(value: object) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def _update_reports_at_once(conn: Connection, period: Period, rows: list[dict], predicted_at: datetime) -> None:
@@ -109,20 +137,27 @@ def _update_reports_at_once(conn: Connection, period: Period, rows: list[dict], 
 
 
 
-def load_latest_predictions(engine: Engine, period: Period) -> pd.DataFrame:
+def load_latest_predictions(engine: Engine, period: Period, role: str = "champion") -> pd.DataFrame:
     """Each student's latest prediction for ``period`` beside their final grade and gender.
 
     The grade and gender are the cleaned ones (``cleaned_features``): a grade typed on a 0-20
-    scale or as 999 must not count as a prediction error.
+    scale or as 999 must not count as a prediction error. ``role="shadow"``: the latest shadow
+    run of the semester instead of the champion predictions the reports show.
     """
     t, p, c = student_reports, grade_predictions, cleaned_features
+    if role == "champion":
+        latest = latest_prediction(p, t)
+    else:
+        last_run = sa.select(sa.func.max(p.c.predicted_at)).where(p.c.role == role, in_semester(p, period))
+        latest = sa.and_(p.c.user_id == t.c.user_id, same_semester(p, t), p.c.role == role,
+                         p.c.predicted_at == last_run.scalar_subquery())
     same_student = sa.and_(c.c.user_id == t.c.user_id, same_semester(c, t))
     query = (
         sa.select(
             t.c.user_id, c.c.gender, c.c.final_grade, p.c.predicted_grade, p.c.interval_lower,
             p.c.interval_upper, p.c.probability_below_pass, p.c.at_risk, p.c.model_version,
         )
-        .select_from(t.join(p, latest_prediction(p, t)).outerjoin(c, same_student))
+        .select_from(t.join(p, latest).outerjoin(c, same_student))
         .where(in_semester(t, period))
     )
     with engine.connect() as conn:
@@ -132,3 +167,12 @@ def load_latest_predictions(engine: Engine, period: Period) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     frame["final_grade"] = pd.to_numeric(frame["final_grade"], errors="coerce").astype("float64")
     return frame
+
+
+def count_measurable(engine: Engine, period: Period) -> int:
+    """Students of ``period`` with both a final grade and a prediction in their uploaded report."""
+    t = student_reports
+    query = sa.select(sa.func.count()).where(in_semester(t, period), t.c.final_grade.is_not(None),
+                                             t.c.prediction_final_grade.is_not(None))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())

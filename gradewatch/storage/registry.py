@@ -144,6 +144,21 @@ def champion_record(engine: Engine) -> VersionRecord | None:
     return None if row is None else _record(row)
 
 
+def shadow_record(engine: Engine) -> VersionRecord | None:
+    """The shadow model: the newest challenger registered after the champion (an older one
+    lost to the champion's own evidence and is obsolete)."""
+    with engine.connect() as conn:
+        champion_id = conn.execute(sa.select(mv.c.id).where(mv.c.status == "champion")).scalar()
+        if champion_id is None:
+            return None
+        row = conn.execute(
+            sa.select(*_RECORD_COLUMNS)
+            .where(mv.c.status == "challenger", mv.c.id > champion_id)
+            .order_by(mv.c.id.desc()).limit(1)
+        ).first()
+    return None if row is None else _record(row)
+
+
 def read_artifact(engine: Engine, version: str) -> tuple[bytes, str]:
     """The artifact bytes of ``version`` and the sha256 recorded when it was registered."""
     with engine.connect() as conn:

@@ -10,11 +10,19 @@ straight from the numpy columns, the ids as one delimited text) and the merge re
 stores the rows straight into the table, at about half the cost of the speculative insertion
 of ON CONFLICT. If a concurrent upload stored rows of the same students meanwhile, the unique
 key refuses the COPY, the savepoint is rolled back and the ON CONFLICT merge runs instead.
-On SQLite the rows are staged in a temporary table by a bulk executemany.
+On SQLite the rows are staged in a temporary table, keyed by user_id, by a bulk executemany.
+The key matters: without it SQLite's planner (no statistics on a fresh temporary table) ran the
+join that counts existing rows as a loop over the semester's stored rows with a full scan of
+the staged rows inside (EXPLAIN QUERY PLAN: "SEARCH student_reports USING INDEX ix_..._updated_at"
+then "SCAN stage_reports"), which made a re-upload quadratic in the semester's size.
+
+An empty cell never erases a value already stored: every value column merges as
+``COALESCE(new, stored)``, and the merge counts the cells it kept that way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import operator
 import struct
@@ -34,7 +42,21 @@ from sqlalchemy.engine import Connection, Engine
 from gradewatch import schema
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres
-from gradewatch.storage.tables import grade_predictions, in_semester, latest_prediction, student_reports
+from gradewatch.storage.partitions import (
+    attach_partition,
+    create_bare_partition,
+    ensure_semester_partitions,
+    is_partitioned,
+    partition_exists,
+    semester_table,
+)
+from gradewatch.storage.tables import (
+    cleaned_features,
+    grade_predictions,
+    in_semester,
+    same_semester,
+    student_reports,
+)
 
 REPORT_VALUE_COLUMNS = (*schema.FEATURES, schema.FINAL_GRADE)
 _STAGE_COLUMNS = (schema.USER_ID, *REPORT_VALUE_COLUMNS)
@@ -51,10 +73,15 @@ class MergeCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Empty cells of the file whose stored value was kept (never erased by an empty cell).
+    cells_kept: int = 0
 
 
 def _create_stage(conn: Connection, name: str, columns: tuple[str, ...]) -> sa.Table:
-    column_sql = ", ".join(f"{c} {_SQL_TYPES.get(c, 'REAL')}" for c in columns)
+    # Keyed by user_id (one row per student: the caller keeps the last row of each), so that
+    # every join with student_reports is an index lookup whichever side the planner loops on.
+    column_sql = ", ".join(f"{c} {_SQL_TYPES.get(c, 'REAL')}" + (" PRIMARY KEY" if c == schema.USER_ID else "")
+                           for c in columns)
     # SQLite keeps temporary tables for the connection's life: start from an empty one
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({column_sql})")
@@ -172,16 +199,20 @@ def upsert_reports(
 ) -> MergeCounts:
     """Insert or update one semester's rows; a row whose values are unchanged is not touched.
 
-    An empty ``final_grade`` never erases a grade already stored.
+    An empty cell (``final_grade`` included) never erases a value already stored.
     """
     if frame.empty:
         return MergeCounts()
-    if is_postgres(conn) and not _semester_has_rows(conn, period):
-        inserted = _copy_into_new_semester(conn, period, frame, now)
-        if inserted is not None:
-            return MergeCounts(inserted, 0, len(frame) - inserted)
+    if is_postgres(conn):
+        ensure_semester_partitions(conn, period, (cleaned_features, grade_predictions))
+        if not _semester_has_rows(conn, period):
+            inserted = _copy_into_new_semester(conn, period, frame, now)
+            if inserted is not None:
+                return MergeCounts(inserted, 0, len(frame) - inserted)
+        ensure_semester_partitions(conn, period, (student_reports,))
     stage = _stage_rows(conn, "stage_reports", frame, _STAGE_COLUMNS)
-    t = student_reports
+    # One set-based statement into the semester's own partition when the table is partitioned.
+    t = semester_table(conn, student_reports, period)
     # Key order: PostgreSQL's "C" collation is byte order, which sorts fastest; every upload
     # uses the same order, which is all that deadlock avoidance needs.
     key = stage.c.user_id.collate("C") if is_postgres(conn) else stage.c.user_id
@@ -202,12 +233,11 @@ def upsert_reports(
          "created_at", "updated_at"],
         select,
     )
-    new_values = {c: insert.excluded[c] for c in schema.FEATURES}
-    new_values["final_grade"] = sa.func.coalesce(insert.excluded.final_grade, t.c.final_grade)
-    changed = sa.or_(*[t.c[c].is_distinct_from(v) for c, v in new_values.items()])
+    merged = _kept_when_empty(t, insert.excluded)
+    changed = sa.or_(*[t.c[c].is_distinct_from(v) for c, v in merged.items()])
     upsert = insert.on_conflict_do_update(
         index_elements=["user_id", "start_date_period", "end_date_period"],
-        set_={**new_values, "updated_at": insert.excluded.updated_at},
+        set_={**merged, "updated_at": insert.excluded.updated_at},
         where=changed,
     )
     staged = len(frame)
@@ -220,26 +250,54 @@ def upsert_reports(
                 sa.func.count().filter(sa.not_(returning.c.inserted)),
             )
         ).one()
-        return MergeCounts(inserted, updated, staged - inserted - updated)
-    # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so counting first is exact.
-    key_match = sa.and_(t.c.user_id == stage.c.user_id, in_semester(t, period))
-    staged_changes = sa.or_(
-        *[t.c[c].is_distinct_from(stage.c[c]) for c in schema.FEATURES],
-        t.c.final_grade.is_distinct_from(sa.func.coalesce(stage.c.final_grade, t.c.final_grade)),
-    )
-    existing, updated = conn.execute(
-        sa.select(sa.func.count(), sa.func.count().filter(staged_changes))
-        .select_from(stage.join(t, key_match))
-    ).one()
-    conn.execute(upsert)
-    return MergeCounts(staged - existing, updated, existing - updated)
+        counts = MergeCounts(inserted, updated, staged - inserted - updated)
+    else:
+        # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so counting first is exact.
+        existing, updated = conn.execute(
+            sa.select(sa.func.count(), sa.func.count().filter(
+                sa.or_(*[t.c[c].is_distinct_from(v) for c, v in _kept_when_empty(t, stage.c).items()])))
+            .select_from(stage.join(t, _same_student(period, stage)))
+        ).one()
+        conn.execute(upsert)
+        counts = MergeCounts(staged - existing, updated, existing - updated)
+    return dataclasses.replace(counts, cells_kept=_count_kept_cells(conn, period, frame))
+
+
+def _kept_when_empty(t: sa.Table, new: sa.ColumnCollection) -> dict[str, sa.ColumnElement]:
+    """Each value column's merged value: the new one, or the stored one when the new is empty."""
+    return {c: sa.func.coalesce(new[c], t.c[c]) for c in REPORT_VALUE_COLUMNS}
+
+
+def _same_student(period: Period, stage: sa.FromClause) -> sa.ColumnElement[bool]:
+    t = student_reports
+    return sa.and_(t.c.user_id == stage.c.user_id, in_semester(t, period))
+
+
+def _count_kept_cells(conn: Connection, period: Period, frame: pd.DataFrame) -> int:
+    """After the merge: the file's empty cells whose stored value survived it.
+
+    Only the columns the file carries count (a column it lacks is not an empty cell), and
+    only its rows with an empty cell are looked at: a complete file costs no query.
+    """
+    columns = [c for c in REPORT_VALUE_COLUMNS if c in frame.columns]
+    with_empty = frame[columns].isna().any(axis=1).to_numpy()
+    if not with_empty.any():
+        return 0
+    stage = _stage_rows(conn, "stage_kept", frame.loc[with_empty], (schema.USER_ID, *columns))
+    t = student_reports
+    kept = sum(sa.cast(sa.and_(stage.c[c].is_(None), t.c[c].is_not(None)), sa.Integer) for c in columns)
+    total = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(kept), 0)).select_from(stage.join(t, _same_student(period, stage)))
+    ).scalar_one()
+    return int(total)
 
 
 def _semester_has_rows(conn: Connection, period: Period) -> bool:
     return conn.execute(sa.select(sa.exists().where(in_semester(student_reports, period)))).scalar_one()
 
 
-_CONCURRENT_WRITE = {"23505", "40P01"}  # unique violation, deadlock detected
+# unique violation, deadlock detected, the semester's partition created by another upload
+_CONCURRENT_WRITE = {"23505", "40P01", "42P07"}
 
 
 _COPY_TYPES = {"user_id": "text", "start_date_period": "date", "end_date_period": "date",
@@ -270,15 +328,21 @@ def _copy_into_new_semester(conn: Connection, period: Period, frame: pd.DataFram
     rows = zip(ids, itertools.repeat(period.start), itertools.repeat(period.end),
                *[values[c] for c in REPORT_VALUE_COLUMNS], itertools.repeat(now), itertools.repeat(now))
     driver = conn.connection.driver_connection
+    # A semester without its partition yet: load a bare table, then attach it (indexes built once).
+    bare = is_partitioned(conn) and not partition_exists(conn, student_reports, period)
     try:
-        with conn.begin_nested(), driver.cursor() as cursor, cursor.copy(
-            f"COPY {student_reports.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types([_COPY_TYPES.get(c, "float8") for c in columns])
-            for row in rows:
-                copy.write_row(row)
-    except psycopg.Error as exc:
-        if exc.sqlstate not in _CONCURRENT_WRITE:
+        with conn.begin_nested():
+            target = create_bare_partition(conn, student_reports, period) if bare else student_reports.name
+            with driver.cursor() as cursor, cursor.copy(
+                f"COPY {target} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types([_COPY_TYPES.get(c, "float8") for c in columns])
+                for row in rows:
+                    copy.write_row(row)
+            if bare:
+                attach_partition(conn, student_reports, period)
+    except (psycopg.Error, sa.exc.DBAPIError) as exc:
+        if getattr(exc, "orig", exc).sqlstate not in _CONCURRENT_WRITE:
             raise
         return None
     return len(ids)
@@ -295,22 +359,57 @@ def update_final_grades(
     """Set the final grades of students already stored for ``period``.
 
     Returns the counts and the spreadsheet row numbers whose user_id is not in the semester.
+    The counts and the update come from one consistent view of the semester: on PostgreSQL one
+    statement (a concurrent erasure or upload cannot slip between a count and the update), on
+    SQLite one transaction holding the write lock.
     """
     if frame.empty:
         return MergeCounts(), []
     stage = _stage_rows(conn, "stage_grades", frame, ("row", schema.USER_ID, schema.FINAL_GRADE))
     t = student_reports
-    key_match = sa.and_(t.c.user_id == stage.c.user_id, in_semester(t, period))
-    unknown = conn.execute(
-        sa.select(stage.c.row).select_from(stage.outerjoin(t, key_match)).where(t.c.id.is_(None))
-    ).scalars().all()
-    result = conn.execute(
-        t.update()
-        .values(final_grade=stage.c.final_grade, updated_at=now)
-        .where(key_match, t.c.final_grade.is_distinct_from(stage.c.final_grade))
+    if is_postgres(conn):
+        updated, matched, unknown = conn.execute(_grades_statement(period, stage, now)).one()
+        unknown = unknown or []
+    else:
+        unknown = conn.execute(
+            sa.select(stage.c.row).select_from(stage.outerjoin(t, _same_student(period, stage)))
+            .where(t.c.id.is_(None))
+        ).scalars().all()
+        updated = conn.execute(
+            t.update()
+            .values(final_grade=stage.c.final_grade, updated_at=now)
+            .where(_same_student(period, stage), t.c.final_grade.is_distinct_from(stage.c.final_grade))
+        ).rowcount
+        matched = len(frame) - len(unknown)
+    return MergeCounts(0, updated, matched - updated), sorted(int(r) for r in unknown)
+
+
+def _grades_statement(period: Period, stage: sa.FromClause, now: datetime) -> sa.Select:
+    """PostgreSQL: lock the semester's rows of the file, update the changed grades, and count
+    updated, matched and unknown rows, all in one statement (one snapshot)."""
+    t = student_reports
+    rows = sa.select(stage).cte("grade_rows")
+    matched = (
+        sa.select(t.c.id, rows.c.row, rows.c.final_grade,
+                  t.c.final_grade.is_distinct_from(rows.c.final_grade).label("differs"))
+        .select_from(rows.join(t, _same_student(period, rows)))
+        .with_for_update(of=t)
+        .cte("matched")
     )
-    updated = result.rowcount
-    return MergeCounts(0, updated, len(frame) - len(unknown) - updated), sorted(int(r) for r in unknown)
+    updated = (
+        t.update()
+        .values(final_grade=matched.c.final_grade, updated_at=now)
+        .where(t.c.id == matched.c.id, matched.c.differs)
+        .returning(t.c.id)
+        .cte("updated")
+    )
+    unknown = sa.select(sa.func.array_agg(rows.c.row)).where(
+        ~sa.exists().where(matched.c.row == rows.c.row)).scalar_subquery()
+    return sa.select(
+        sa.select(sa.func.count()).select_from(updated).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(matched).scalar_subquery(),
+        unknown,
+    )
 
 
 def _with_columns(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -329,17 +428,62 @@ def count_rows(engine: Engine, period: Period | None = None) -> int:
 
 REPORT_EXTRA_COLUMNS = (
     "interval_lower", "interval_upper", "probability_below_pass", "at_risk", "model_version",
+    "reasons", "previous_probability_below_pass", "previous_at_risk",
 )
-REPORT_HEADER = (*schema.REPORT_COLUMNS, *REPORT_EXTRA_COLUMNS)  # the report CSV's columns, in order
 
 
-def _report_query(period: Period) -> sa.Select:
+@dataclass(frozen=True)
+class ReportFilter:
+    """Which report rows to keep; the default keeps them all (the full report).
+
+    ``probability_at_least`` / ``probability_below`` bound the probability of failing (a risk
+    tier is such a band); ``newly_at_risk``: at risk now, not at risk in the previous run.
+    """
+
+    probability_at_least: float | None = None
+    probability_below: float | None = None
+    at_risk_only: bool = False
+    newly_at_risk_only: bool = False
+
+
+def _champion_run(period: Period, before: sa.ColumnElement | None = None) -> sa.ScalarSelect:
+    """The time of the semester's latest champion run (before ``before`` when given)."""
+    p = grade_predictions
+    query = sa.select(sa.func.max(p.c.predicted_at)).where(
+        in_semester(p, period), p.c.role == "champion")
+    if before is not None:
+        query = query.where(p.c.predicted_at < before)
+    return query.scalar_subquery()
+
+
+def _report_query(period: Period, where: ReportFilter = ReportFilter()) -> sa.Select:
     t, p = student_reports, grade_predictions
-    return (
-        sa.select(*[t.c[c] for c in schema.REPORT_COLUMNS], *[p.c[c] for c in REPORT_EXTRA_COLUMNS])
-        .select_from(t.outerjoin(p, latest_prediction(p, t)))
+    previous = grade_predictions.alias("previous")
+
+    def same_student(q: sa.TableClause) -> sa.ColumnElement[bool]:
+        return sa.and_(q.c.user_id == t.c.user_id, same_semester(q, t), q.c.role == "champion")
+
+    # The previous prediction: the student's row of the semester's run before the latest one.
+    previous_run = _champion_run(period, before=_champion_run(period))
+    join = t.outerjoin(p, sa.and_(same_student(p), p.c.predicted_at == t.c.prediction_report_date))
+    join = join.outerjoin(previous, sa.and_(same_student(previous), previous.c.predicted_at == previous_run))
+    query = (
+        sa.select(*[t.c[c] for c in schema.REPORT_COLUMNS],
+                  *[p.c[c] for c in REPORT_EXTRA_COLUMNS[:-2]],
+                  previous.c.probability_below_pass.label("previous_probability_below_pass"),
+                  previous.c.at_risk.label("previous_at_risk"))
+        .select_from(join)
         .where(in_semester(student_reports, period), t.c.prediction_final_grade.is_not(None), t.c.final_grade.is_(None))
     )
+    if where.probability_at_least is not None:
+        query = query.where(p.c.probability_below_pass >= where.probability_at_least)
+    if where.probability_below is not None:
+        query = query.where(p.c.probability_below_pass < where.probability_below)
+    if where.at_risk_only or where.newly_at_risk_only:
+        query = query.where(p.c.at_risk.is_(sa.true()))
+    if where.newly_at_risk_only:
+        query = query.where(previous.c.at_risk.is_(sa.false()))
+    return query
 
 
 def report_ready(engine: Engine, period: Period) -> bool:
@@ -347,10 +491,11 @@ def report_ready(engine: Engine, period: Period) -> bool:
         return conn.execute(sa.select(_report_query(period).exists())).scalar_one()
 
 
-def iter_report(engine: Engine, period: Period, batch_size: int = 5_000) -> Iterator[dict[str, object]]:
+def iter_report(engine: Engine, period: Period, where: ReportFilter = ReportFilter(),
+                batch_size: int = 5_000) -> Iterator[dict[str, object]]:
     """The semester's predicted, not yet graded rows, riskiest first, streamed in batches."""
     t = student_reports
-    query = _report_query(period).order_by(
+    query = _report_query(period, where).order_by(
         grade_predictions.c.probability_below_pass.desc().nulls_last(),
         t.c.prediction_final_grade.asc(),
         t.c.user_id,
@@ -358,3 +503,20 @@ def iter_report(engine: Engine, period: Period, batch_size: int = 5_000) -> Iter
     with engine.connect().execution_options(stream_results=True, yield_per=batch_size) as conn:
         for row in conn.execute(query):
             yield row._asdict()
+
+
+def report_counts(engine: Engine, period: Period, tiers: tuple[float, float]) -> dict[str, int]:
+    """Counts of the report's rows: all, at risk, newly at risk, and by risk tier."""
+    high, moderate = tiers
+    rows = _report_query(period).subquery()
+    probability, at_risk = rows.c.probability_below_pass, rows.c.at_risk.is_(sa.true())
+    query = sa.select(
+        sa.func.count().label("students"),
+        sa.func.count().filter(at_risk).label("at_risk"),
+        sa.func.count().filter(sa.and_(at_risk, rows.c.previous_at_risk.is_(sa.false()))).label("newly_at_risk"),
+        sa.func.count().filter(probability >= high).label("high"),
+        sa.func.count().filter(sa.and_(probability >= moderate, probability < high)).label("moderate"),
+        sa.func.count().filter(probability < moderate).label("low"),
+    )
+    with engine.connect() as conn:
+        return {k: int(v) for k, v in conn.execute(query).one()._mapping.items()}

@@ -1,7 +1,10 @@
-"""Per-semester status of ``student_reports``: what the sensors and schedules look at.
+"""``semester_versions``: one row per semester with its row and graded counts and a version counter.
 
-One GROUP BY over the (start, end, updated_at) index answers for every semester at once, so a
-sensor tick stays cheap with hundreds of semesters and millions of rows.
+Every upload transaction that changes a semester bumps the counter (and so does an erasure), so
+the sensors and schedules read one small row per semester and never scan the per-student
+tables. The transaction takes the semester's row lock *before* it touches ``student_reports``:
+concurrent uploads to one semester then recount in commit order, and a later commit always
+leaves a larger version (a timestamp taken before waiting for row locks could not promise that).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from gradewatch.semesters import Period
-from gradewatch.storage.tables import student_reports
+from gradewatch.storage.db import dialect_insert
+from gradewatch.storage.tables import in_semester, semester_versions, student_reports
 
 
 @dataclass(frozen=True)
@@ -22,9 +26,8 @@ class SemesterStatus:
     period: Period
     rows: int
     graded: int
+    version: int
     last_update: datetime | None
-    last_ungraded_update: datetime | None
-    last_graded_update: datetime | None
 
     @property
     def grade_coverage(self) -> float:
@@ -36,54 +39,63 @@ class SemesterStatus:
         return self.graded < self.rows
 
     def features_version(self, champion: str | None) -> str:
-        """Changes when ungraded students' data change, or when the champion model changes."""
-        return _digest(self.rows, self.last_ungraded_update, champion)
+        """Changes whenever an upload changes the semester, or when the champion model changes."""
+        return _digest(self.version, champion)
 
     @property
     def grades_version(self) -> str:
-        """Changes whenever a final grade arrives or changes."""
-        return _digest(self.graded, self.last_graded_update)
+        """Changes whenever an upload changes the semester (final grades included)."""
+        return _digest(self.graded, self.version)
 
 
 def _digest(*parts: object) -> str:
-    text = "|".join("" if p is None else (p.isoformat() if isinstance(p, datetime) else str(p))
-                    for p in parts)
+    text = "|".join("" if p is None else str(p) for p in parts)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def lock_semester(conn: Connection, period: Period, now: datetime) -> None:
+    """Hold ``period``'s version row (created at version 0) until the transaction ends.
+
+    Call it first in a transaction that will change the semester's student rows.
+    """
+    t = semester_versions
+    insert = dialect_insert(conn)(t).values(start_date_period=period.start, end_date_period=period.end,
+                                            updated_at=now)
+    # A no-op update of an existing row still takes its row lock.
+    conn.execute(insert.on_conflict_do_update(index_elements=[t.c.start_date_period, t.c.end_date_period],
+                                              set_={"version": t.c.version}))
+
+
+def record_semester_change(conn: Connection, period: Period, now: datetime) -> None:
+    """Recount ``period``'s rows and bump its version, inside the transaction that changed them."""
+    t, r = semester_versions, student_reports
+    rows = in_semester(r, period)
+    conn.execute(t.update().where(in_semester(t, period)).values(
+        row_count=sa.select(sa.func.count()).where(rows).scalar_subquery(),
+        graded_count=sa.select(sa.func.count(r.c.final_grade)).where(rows).scalar_subquery(),
+        version=t.c.version + 1,
+        updated_at=now,
+    ))
+
+
 def semester_statuses(engine: Engine) -> list[SemesterStatus]:
-    t = student_reports
-    graded = t.c.final_grade.is_not(None)
-    query = (
-        sa.select(
-            t.c.start_date_period,
-            t.c.end_date_period,
-            sa.func.count(),
-            sa.func.count(t.c.final_grade),
-            sa.func.max(t.c.updated_at),
-            sa.func.max(t.c.updated_at).filter(sa.not_(graded)),
-            sa.func.max(t.c.updated_at).filter(graded),
-        )
-        .group_by(t.c.start_date_period, t.c.end_date_period)
-        .order_by(t.c.start_date_period, t.c.end_date_period)
-    )
+    """Every semester that holds rows, oldest first: one row each from ``semester_versions``."""
+    t = semester_versions
+    query = (sa.select(t.c.start_date_period, t.c.end_date_period, t.c.row_count, t.c.graded_count,
+                       t.c.version, t.c.updated_at)
+             .where(t.c.row_count > 0)
+             .order_by(t.c.start_date_period, t.c.end_date_period))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return [
-        SemesterStatus(Period(start, end), int(n), int(g), _aware(last), _aware(ungraded), _aware(gr))
-        for start, end, n, g, last, ungraded, gr in rows
-    ]
+    return [SemesterStatus(Period(start, end), int(n), int(g), int(v), updated)
+            for start, end, n, g, v, updated in rows]
 
 
 def semester_status(engine: Engine, period: Period) -> SemesterStatus:
-    for status in semester_statuses(engine):
-        if status.period == period:
-            return status
-    return SemesterStatus(period, 0, 0, None, None, None)
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    """SQLite returns aggregated timestamps as text; PostgreSQL as aware datetimes."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
+    t = semester_versions
+    query = sa.select(t.c.row_count, t.c.graded_count, t.c.version, t.c.updated_at).where(in_semester(t, period))
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return SemesterStatus(period, 0, 0, 0, None)
+    return SemesterStatus(period, int(row.row_count), int(row.graded_count), int(row.version), row.updated_at)

@@ -43,9 +43,12 @@ def same_semester(a: sa.Table | sa.FromClause, b: sa.Table | sa.FromClause) -> s
 
 def latest_prediction(predictions: sa.Table | sa.FromClause, reports: sa.Table | sa.FromClause
                       ) -> sa.ColumnElement[bool]:
-    """Join condition: a report row's latest prediction, the one whose time is on the row."""
+    """Join condition: a report row's latest prediction, the one whose time is on the row.
+
+    Only the champion's: a shadow run never reaches a report, even at the same instant."""
     return sa.and_(predictions.c.user_id == reports.c.user_id, same_semester(predictions, reports),
-                   predictions.c.predicted_at == reports.c.prediction_report_date)
+                   predictions.c.predicted_at == reports.c.prediction_report_date,
+                   predictions.c.role == "champion")
 
 
 def _feature_columns() -> list[sa.Column]:

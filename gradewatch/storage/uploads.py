@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from gradewatch.semesters import Period
-from gradewatch.storage.tables import uploads
+from gradewatch.storage.tables import in_semester, uploads
 
 
 def record_upload(
@@ -43,10 +43,12 @@ def record_upload(
     return int(result.inserted_primary_key[0])
 
 
-def already_ingested(engine: Engine, content_sha256: str, source: str) -> bool:
-    """Whether a file with this content was already ingested from ``source`` (inbox dedup)."""
-    with engine.connect() as conn:
-        query = sa.select(uploads.c.id).where(
-            uploads.c.content_sha256 == content_sha256, uploads.c.source == source
-        )
-        return conn.execute(query.limit(1)).first() is not None
+def already_ingested(conn: Connection, content_sha256: str, period: Period, source: str) -> bool:
+    """Whether this content was already ingested for ``period`` from ``source`` (inbox dedup:
+    the same export dropped for another semester is a different upload)."""
+    query = sa.select(uploads.c.id).where(
+        uploads.c.content_sha256 == content_sha256,
+        in_semester(uploads, period),
+        uploads.c.source == source,
+    )
+    return conn.execute(query.limit(1)).first() is not None

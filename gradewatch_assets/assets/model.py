@@ -4,8 +4,9 @@
 import dagster as dg
 
 from gradewatch import pipeline
+from gradewatch.monitoring import trust_checks
 from gradewatch_assets.assets.semester import cleaned_features, drift_metrics, model_performance
-from gradewatch_assets.metadata import ML_OWNERS, table_metadata
+from gradewatch_assets.metadata import ML_OWNERS, check_result, table_metadata
 from gradewatch_assets.resources import GradewatchResource
 
 
@@ -35,15 +36,21 @@ def training_set(gradewatch: GradewatchResource) -> dg.MaterializeResult:
     group_name="models",
     kinds={"python", "scikit-learn", "sql"},
     owners=ML_OWNERS,
-    deps=[training_set, drift_metrics, model_performance],
-    description="The retraining decision: with drift or degraded accuracy on the newest graded "
-                "semester, a challenger is trained on all graded history and promoted only if it "
-                "beats the champion there. Writes table model_versions.",
+    # training_set for ordering; cleaned_features because the decision reads the graded history
+    # (and the holdout semester) from it itself; the registry it also reads is its own output.
+    deps=[training_set, cleaned_features, drift_metrics, model_performance],
+    description="The retraining decision (gradewatch/retraining.py): with drift, degraded accuracy or "
+                "a graded history grown by GRADEWATCH_RETRAIN_GROWTH, a challenger is trained, and it (or "
+                "the shadow) is promoted only when better with 95% confidence on students neither model "
+                "was trained on, and better than the naive baselines. Writes table model_versions.",
+    check_specs=[dg.AssetCheckSpec(trust_checks.MODEL_INFORMATIVE, asset="trained_model",
+                                   description="The champion beats the naive baselines (mean grade; "
+                                               "previous grade) by GRADEWATCH_BASELINE_MIN_GAIN.")],
 )
 def trained_model(gradewatch: GradewatchResource) -> dg.MaterializeResult:
     decision = pipeline.retraining_decision(gradewatch.engine(), gradewatch.settings())
-    registered = 0 if decision.challenger is None or decision.action == "not_needed" else 1
-    return dg.MaterializeResult(metadata={
+    registered = 0 if decision.challenger is None or decision.action in ("not_needed", "already_decided") else 1
+    return dg.MaterializeResult(check_results=[check_result(decision.verdict)], metadata={
         **table_metadata("model_versions", registered),
         "decision": decision.action,
         "reason": decision.reason,

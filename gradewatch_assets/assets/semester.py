@@ -8,7 +8,7 @@ translates that outcome into metadata and check results."""
 import dagster as dg
 
 from gradewatch import pipeline
-from gradewatch.monitoring import checks
+from gradewatch.monitoring import checks, trust_checks
 from gradewatch.storage.semesters import semester_status
 from gradewatch_assets.metadata import (
     DATA_OWNERS,
@@ -117,6 +117,7 @@ def grade_predictions(context: dg.AssetExecutionContext, gradewatch: GradewatchR
     return dg.MaterializeResult(metadata={
         **table_metadata("grade_predictions", outcome.predicted),
         "model_version": str(outcome.model_version),
+        "shadow_version": str(outcome.shadow_version),
         "students_predicted": outcome.predicted,
         "students_at_risk": outcome.at_risk,
         "note": outcome.reason or "report ready",
@@ -128,18 +129,58 @@ def grade_predictions(context: dg.AssetExecutionContext, gradewatch: GradewatchR
     group_name="monitoring",
     kinds={"python", "sql"},
     owners=ML_OWNERS,
-    deps=[grade_predictions, student_reports],
+    # Every table it reads: the predictions, the reports (coverage), and the cleaned rows, whose
+    # final grades it scores. Without cleaned_features here, an evaluation run could score the
+    # cleaned rows of the prediction run, which have no grades, and measure nothing.
+    deps=[grade_predictions, student_reports, cleaned_features],
     description="Accuracy of the semester's predictions once final grades are in: MAE, RMSE, R², "
                 "interval coverage, at-risk precision/recall/F1, by gender. Writes table "
                 "model_performance.",
     check_specs=[dg.AssetCheckSpec(checks.ACCURACY_WITHIN_TOLERANCE, asset="model_performance",
                                    description="MAE within GRADEWATCH_ACCURACY_TOLERANCE times the "
-                                               "model's validation MAE.")],
+                                               "model's validation MAE."),
+                 # Blocking: an evaluation that measured nothing fails its run, so the retraining
+                 # decision never runs on it and the semester is evaluated again.
+                 dg.AssetCheckSpec(checks.ACCURACY_MEASURED, asset="model_performance", blocking=True,
+                                   description="Every student with a prediction and a final grade could "
+                                               "be scored (not zero of them)."),
+                 dg.AssetCheckSpec(trust_checks.FAIRNESS_WITHIN_TOLERANCE, asset="model_performance",
+                                   description="At-risk recall gap between genders within "
+                                               "GRADEWATCH_FAIRNESS_MAX_GAP (with enough failing students).")],
 )
 def model_performance(context: dg.AssetExecutionContext, gradewatch: GradewatchResource) -> dg.MaterializeResult:
     outcome = pipeline.evaluate_semester(gradewatch.engine(), period_of(context), gradewatch.settings())
+    rows = (0 if outcome.evaluation is None else 1) + (0 if outcome.shadow is None else 1)
     return dg.MaterializeResult(
-        metadata={**table_metadata("model_performance", 0 if outcome.evaluation is None else 1),
-                  **evaluation_metadata(outcome)},
-        check_results=[check_result(outcome.verdict)],
+        metadata={**table_metadata("model_performance", rows), **evaluation_metadata(outcome)},
+        check_results=[check_result(outcome.verdict), check_result(outcome.measured), check_result(outcome.fairness)],
     )
+
+
+@dg.asset(
+    partitions_def=semester_partitions,
+    group_name="monitoring",
+    kinds={"python", "scikit-learn", "sql"},
+    owners=ML_OWNERS,
+    deps=[grade_predictions],
+    description="The champion's expected MAE on the students still without a final grade, estimated "
+                "without labels (direct loss estimation), with its interval. Writes table "
+                "performance_estimates; the realised MAE is written beside it once grades arrive.",
+    check_specs=[dg.AssetCheckSpec(trust_checks.ACCURACY_EXPECTED_WITHIN_TOLERANCE, asset="estimated_performance",
+                                   description="Estimated MAE within GRADEWATCH_ACCURACY_TOLERANCE times "
+                                               "the model's validation MAE.")],
+)
+def estimated_performance(context: dg.AssetExecutionContext, gradewatch: GradewatchResource) -> dg.MaterializeResult:
+    outcome = pipeline.estimate_semester(gradewatch.engine(), period_of(context), gradewatch.settings())
+    metadata: dict[str, object] = {
+        **table_metadata("performance_estimates", 0 if outcome.estimate is None else 1),
+        "model_version": str(outcome.model_version),
+        "validation_mae": str(outcome.validation_mae),
+    }
+    if outcome.estimate is None:
+        metadata["note"] = outcome.reason
+    else:
+        metadata.update({"estimated_mae": dg.MetadataValue.float(round(outcome.estimate.estimated_mae, 4)),
+                         "interval": f"{outcome.estimate.lower:.2f} to {outcome.estimate.upper:.2f}",
+                         "students": outcome.estimate.n_students, "method": outcome.estimate.method})
+    return dg.MaterializeResult(metadata=metadata, check_results=[check_result(outcome.verdict)])

@@ -11,32 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
+from tests.support.platform import session_processes as _session_processes
+from tests.support.platform import wait_until_answers
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
 
 
-def _session_processes(sid: int) -> list[str]:
-    """Live processes of the session; a <defunct> one has already exited and only awaits its reaper
-    (in a container without an init that reaps, orphans stay that way)."""
-    listing = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "-s", str(sid)], capture_output=True, text=True,
-                             check=False).stdout
-    return [line.strip() for line in listing.splitlines() if line.strip() and "<defunct>" not in line]
-
-
 def _wait_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"{url} did not answer within {timeout}s\n{log.read_text(errors='replace')[-3000:]}")
+    wait_until_answers(url, process, lambda: log.read_text(errors="replace"), timeout)
 
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, int, int, Path]:
@@ -46,7 +30,8 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen, int, int, Path]:
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gradewatch", "up", "--port", str(port), "--dagster-port", str(dagster_port)],
+            [sys.executable, "-m", "gradewatch", "up", "--port", str(port), "--dagster-port", str(dagster_port),
+             "--no-demo"],
             env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return process, port, dagster_port, log
 

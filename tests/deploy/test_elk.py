@@ -20,11 +20,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.engine import Engine
 
 from gradewatch.logs import FIELD_TYPES, configure_logging, shutdown_logging
 from gradewatch.monitoring.alerts import ALERT_TAG, alert
-from gradewatch.settings import load_settings
+from gradewatch.settings import Settings, load_settings
 from tests.support.csvdata import student_rows, to_csv, upload
+from tests.support.lifecycle import run_lifecycle
 from tests.support.logstash import TcpCollector, closed_port, logstash_settings, materialize_toy_asset
 from webapp.request_logging import init_request_logging
 
@@ -107,6 +109,43 @@ def test_the_objects_the_issue_asks_for_are_there() -> None:
     assert any(("visualization", o["id"]) in on_dashboard for o in error_counts)
 
 
+def _dashboard_aggs(objects: list[dict[str, Any]], title: str) -> dict[str, tuple[dict, str]]:
+    """The visualizations of a dashboard by title: their visState and their query."""
+    dashboard = by_title(objects, "dashboard")[title]
+    ids = {r["id"] for r in dashboard["references"] if r["type"] == "visualization"}
+    return {o["attributes"]["title"]: (json.loads(o["attributes"]["visState"]), search_source(o)["query"]["query"])
+            for o in objects if o["type"] == "visualization" and o["id"] in ids}
+
+
+def _fields(state: dict) -> set[str]:
+    return {a["params"].get("field") for a in state["aggs"]} - {None}
+
+
+def test_the_data_quality_and_drift_dashboards_the_issue_asks_for() -> None:
+    objects = saved_objects()
+    quality = _dashboard_aggs(objects, "GradeWatch data quality")
+    rows = next(s for s, _ in quality.values() if {"rows_received", "rows_rejected"} <= _fields(s))
+    assert {"rows_imputed", "rows_excluded", "@timestamp"} <= _fields(rows)
+    assert any(any(f.startswith("upload_errors.") for f in _fields(s)) for s, _ in quality.values())
+    assert any(any(f.startswith("quality_rules.") for f in _fields(s)) for s, _ in quality.values())
+    assert any("upload_source" in _fields(s) for s, _ in quality.values())
+    share = next(s for s, _ in quality.values() if "invalid_share" in _fields(s) and s["type"] == "line")
+    assert share["params"]["thresholdLine"] | {"color": None} == {
+        "show": True, "value": 0.2, "width": 2, "style": "dashed", "color": None}
+    gauge = next(s for s, _ in quality.values() if s["type"] == "gauge")
+    assert _fields(gauge) == {"invalid_share"}
+    assert gauge["params"]["gauge"]["colorsRange"] == [{"from": 0, "to": 0.05}, {"from": 0.05, "to": 0.2},
+                                                       {"from": 0.2, "to": 1}]
+    drift = _dashboard_aggs(objects, "GradeWatch drift and predictions")
+    effect = next(s for s, q in drift.values()
+                  if "drift_summary" in q and s["params"].get("thresholdLine", {}).get("show"))
+    assert {f"drift_effect_vs_threshold.{f}" for f in ("attendance_rate", "gender")} <= _fields(effect)
+    assert "semester" in _fields(effect) and effect["params"]["thresholdLine"]["value"] == 1
+    assert any("at_risk_share" in _fields(s) and "@timestamp" in _fields(s) for s, _ in drift.values())
+    assert any("model_version" in _fields(s) and "model_promoted" in q for s, q in drift.values())
+    assert any({"estimated_mae", "mae"} <= _fields(s) for s, _ in drift.values())
+
+
 def test_the_index_template_maps_exactly_the_fields_the_app_can_emit() -> None:
     template = json.loads(TEMPLATE.read_text(encoding="utf-8"))
     mappings = template["template"]["mappings"]
@@ -169,9 +208,10 @@ def literals(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 @pytest.fixture
 def emitted(
-    app: Flask, client: FlaskClient, upload_token: str, tmp_path: Path
+    app: Flask, client: FlaskClient, upload_token: str, tmp_path: Path, engine: Engine, settings: Settings
 ) -> Iterator[list[dict[str, Any]]]:
-    """What the app sends to Logstash for an upload, a request, an alert, an error, a run."""
+    """What the app sends to Logstash for an upload, a request, an alert, an error, a run, and a
+    semester's lifecycle through the core (every summary event of the dashboards)."""
     init_request_logging(app)
     root_level = logging.getLogger().level
     collector = TcpCollector()
@@ -186,6 +226,8 @@ def emitted(
         except ValueError:
             logging.getLogger("gradewatch.test_elk").exception("a failure")
         run_id = materialize_toy_asset()
+        run_lifecycle(engine, settings)
+        collector.wait_for(lambda r: r.get("event") == "performance_summary")
         collector.wait_for(lambda r: r["message"] == "a failure")
         collector.wait_for(lambda r: r.get("run_id") == run_id, count=3)
         collector.wait_for(lambda r: r.get("logger_name") == "webapp.request", count=2)

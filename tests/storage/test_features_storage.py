@@ -18,6 +18,7 @@ from gradewatch.storage.features import (
     load_semester_reports,
     replace_cleaned_features,
 )
+from gradewatch.storage.partitions import ensure_semester_partitions
 from gradewatch.storage.tables import cleaned_features, student_reports
 
 SPRING = Period(date(2026, 1, 12), date(2026, 6, 30))
@@ -41,6 +42,8 @@ def report_rows(period: tuple[date, date], n: int, prefix: str = "s") -> list[di
 
 def store_reports(engine: Engine, rows: list[dict]) -> None:
     with engine.begin() as conn:
+        for start, end in {(r["start_date_period"], r["end_date_period"]) for r in rows}:
+            ensure_semester_partitions(conn, Period(start, end))  # PostgreSQL: one per semester
         conn.execute(sa.insert(student_reports), rows)
 
 

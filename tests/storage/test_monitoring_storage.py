@@ -63,3 +63,20 @@ def test_performance_rows_per_semester_and_version(engine: Engine) -> None:
     assert v1["by_gender"]["female"]["mae"] == pytest.approx(8.0)
     assert v1["max_gender_gap"]["mae"]["gap"] == pytest.approx(0.0, abs=1e-9)
     assert read_performance(engine, AUTUMN) == []
+
+
+def test_performance_rows_carry_role_and_calibration(engine: Engine) -> None:
+    data = make_semester(300, seed=4)
+    failing = data["final_grade"] < 60
+    predictions = pd.DataFrame({
+        "predicted_grade": data["final_grade"], "interval_lower": data["final_grade"] - 5,
+        "interval_upper": data["final_grade"] + 5, "at_risk": failing,
+        "probability_below_pass": failing.map({True: 0.95, False: 0.05}),
+    })
+    evaluation = evaluate(pd.concat([data, predictions], axis=1), pass_mark=60)
+    replace_performance(engine, SPRING, "v3", evaluation.to_record(), None, role="shadow")
+    (row,) = read_performance(engine, SPRING)
+    assert row["role"] == "shadow"
+    assert row["calibration_error"] == pytest.approx(0.05) and row["brier_score"] == pytest.approx(0.0025)
+    assert [band["band"] for band in row["reliability"]] == [[0.0, 0.1], [0.9, 1.0]]
+    assert row["by_gender"]["female"]["at_risk_fpr"] == 0.0

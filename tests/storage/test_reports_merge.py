@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from gradewatch.semesters import Period
 from gradewatch.storage import reports
-from gradewatch.storage.db import run_in_transaction
+from gradewatch.storage.db import StorageBusy, run_in_transaction
 from gradewatch.storage.reports import MergeCounts, update_final_grades, upsert_reports
 from gradewatch.storage.tables import student_reports
 
@@ -158,3 +158,78 @@ def test_concurrent_first_uploads_of_a_semester(engine) -> None:
     assert len(rows) == len(frame)
     assert all(rows[u]["previous_grade"] == v for u, v in zip(changed["user_id"], changed["previous_grade"],
                                                                 strict=True) if not math.isnan(v))
+
+
+def test_reupload_counts_inserted_updated_unchanged(engine) -> None:
+    frame = awkward_frame()
+    merge(engine, frame.head(4))
+    again = frame.copy()
+    again.loc[0, "attendance_rate"] = 11.0  # b changes; a, é-1, x y stay; 0042 and z z are new
+    assert merge(engine, again) == MergeCounts(2, 1, 3)
+    assert stored(engine)["b"]["attendance_rate"] == 11.0
+
+
+def test_empty_cells_keep_the_stored_values_and_are_counted(engine) -> None:
+    full = pd.DataFrame({"row": [2], "user_id": ["S9"], "gender": ["female"], "attendance_rate": [90.0],
+                         "study_hours_per_week": [10.0], "previous_grade": [80.0],
+                         "extracurricular_activities_count": pd.array([1], dtype="Int64"),
+                         "parental_support": ["high"], "final_grade": [70.0]})
+    merge(engine, full)
+    before = stored(engine)
+    empty = full.assign(**{c: None for c in VALUE_COLUMNS})
+    assert merge(engine, empty) == MergeCounts(0, 0, 1, cells_kept=len(VALUE_COLUMNS))
+    assert stored(engine) == before
+    # A file that does not carry a column keeps it too, without calling it an empty cell.
+    partial = empty.drop(columns=["final_grade"]).assign(previous_grade=81.0)
+    assert merge(engine, partial) == MergeCounts(0, 1, 0, cells_kept=len(VALUE_COLUMNS) - 2)
+    assert stored(engine)["S9"] == {**before["S9"], "previous_grade": 81.0}
+
+
+def test_last_writer_wins_by_commit_order(engine) -> None:
+    """A second upload waits for the first one's transaction and its values are the ones kept."""
+    frame = awkward_frame()
+    merge(engine, frame)
+    first = frame.assign(previous_grade=1.0)
+    second = frame.assign(previous_grade=2.0)
+    with engine.connect() as holder:
+        transaction = holder.begin()
+        upsert_reports(holder, PERIOD, first, NOW)
+        with ThreadPoolExecutor(1) as pool:
+            later = pool.submit(merge, engine, second)
+            time.sleep(0.5)
+            assert not later.done()  # queued behind the first upload
+            transaction.commit()
+            assert later.result(timeout=60) == MergeCounts(0, len(frame), 0)
+    assert {v["previous_grade"] for v in stored(engine).values()} == {2.0}
+
+
+def test_final_grades_of_a_student_erased_meanwhile_count_as_unknown(engine) -> None:
+    """Counts and update see the same semester: a row deleted while the update waited for it
+    is reported unknown, not counted unchanged."""
+    merge(engine, awkward_frame())
+    grades = pd.DataFrame({"row": [2, 3], "user_id": ["a", "b"], "final_grade": [55.0, 65.0]})
+    with engine.connect() as eraser:
+        transaction = eraser.begin()
+        eraser.execute(student_reports.delete().where(student_reports.c.user_id == "a"))
+        with ThreadPoolExecutor(1) as pool:
+            later = pool.submit(run_in_transaction, engine,
+                                lambda conn: update_final_grades(conn, PERIOD, grades, NOW))
+            time.sleep(0.5)
+            transaction.commit()
+            counts, unknown = later.result(timeout=60)
+    assert (counts, unknown) == (MergeCounts(0, 1, 0), [2])
+
+
+def test_waiting_longer_than_the_limit_is_refused_and_stores_nothing(engine) -> None:
+    frame = awkward_frame()
+    merge(engine, frame)
+    before = stored(engine)
+    with engine.connect() as holder:
+        holder.begin()
+        holder.execute(student_reports.update().where(student_reports.c.user_id == "a")
+                       .values(previous_grade=0.0))  # holds the row (PostgreSQL) or the database (SQLite)
+        with pytest.raises(StorageBusy, match="send it again"):
+            run_in_transaction(engine, lambda conn: upsert_reports(
+                conn, PERIOD, frame.assign(previous_grade=99.0), NOW), wait_seconds=1)
+        holder.rollback()
+    assert stored(engine) == before

@@ -22,11 +22,18 @@ def make_semester(
     attendance_shift_sd: float = 0.0,
     support_shares: dict[str, float] | None = None,
     noise_sd: float = 6.0,
+    female_effect: float = 1.0,
+    unsteady: float = 0.0,
 ) -> pd.DataFrame:
     """``n`` students with features and a final grade (0 to 100) that depends on them.
 
     ``attendance_shift_sd`` moves attendance by that many standard deviations (before
-    clipping to 0-100); ``support_shares`` replaces the parental-support shares.
+    clipping to 0-100); ``support_shares`` replaces the parental-support shares;
+    ``female_effect`` is the grade points female students get for the same indicators (a large
+    negative value injects a gap that a model blind to gender cannot see); ``unsteady`` makes
+    students who miss classes less predictable: the noise SD grows by that share of
+    ``noise_sd`` per 10 attendance points below 85 (so a shift towards low attendance raises
+    any model's error, and a label-free estimate has something to see).
     """
     rng = np.random.default_rng(seed)
     shares = support_shares or SUPPORT_SHARES
@@ -46,8 +53,8 @@ def make_semester(
         - 6 * (attendance < 70)  # missing many classes hurts more than linearly
         + 0.8 * np.minimum(extracurricular, 3)
         + support_effect
-        + (gender == "female") * 1.0
-        + rng.normal(0, noise_sd, n)
+        + (gender == "female") * female_effect
+        + rng.normal(0, 1, n) * noise_sd * (1 + unsteady * np.maximum(85 - attendance, 0) / 10)
     )
     return pd.DataFrame(
         {
@@ -72,3 +79,12 @@ def shifted_support(points: float = 0.15) -> dict[str, float]:
         "medium": SUPPORT_SHARES["medium"] * (1 - high) / rest,
         "high": high,
     }
+
+
+def make_noise_semester(n: int, seed: int) -> pd.DataFrame:
+    """Like :func:`make_semester`, but the final grades are independent of every indicator (a
+    real-looking export whose grades no model can predict)."""
+    frame = make_semester(n, seed)
+    rng = np.random.default_rng(seed + 7919)
+    frame["final_grade"] = np.round(np.clip(rng.normal(66, 12, n), 0, 100), 1)
+    return frame

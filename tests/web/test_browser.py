@@ -265,3 +265,49 @@ def test_model_status_and_predict_pages(session: Session, engine, tmp_path: Path
     table = list(csv.DictReader(io.StringIO(saved.read_text())))
     assert [r["user_id"] for r in table] == [f"p{i:06d}" for i in range(15)]
     assert count_rows(engine) == 0  # nothing stored
+
+
+def test_report_filters_tier_counts_and_a_student_page(session: Session, browser: Browser, server: str,
+                                                       engine, database_url: str) -> None:
+    """Issue 15: the semester report with its filters (no script), tier counts, a student page."""
+    from tests.support.report_runs import SEMESTER as RUNS_SEMESTER
+    from tests.support.report_runs import two_prediction_runs
+
+    ids = two_prediction_runs(engine)
+    token = create_token(engine, "teacher", frozenset({"report"}))
+    session.sign_in_by_keyboard(token)
+    page = session.go("/reports")
+    assert page.locator('[data-tier="high"]').inner_text() == "high 3"
+    assert page.locator('[data-tier="newly"]').inner_text() == "1 newly at risk"
+    session.shot("reports-tiers")
+    page.get_by_role("link", name="Open the report").click()
+    assert page.locator("#runs-chart").count() == 1
+    page.select_option("#tier", "high")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(f"**/reports/{RUNS_SEMESTER.key}?tier=high*")
+    shown = page.locator("#students tbody tr").evaluate_all("rows => rows.map(r => r.dataset.userId)")
+    assert sorted(shown) == sorted([ids[0], ids[2], ids[5]])
+    with page.expect_download() as download:
+        page.locator("#download").click()
+    body = Path(download.value.path()).read_text()
+    assert sorted(r["user_id"] for r in csv.DictReader(io.StringIO(body))) == sorted(shown)
+    session.shot("semester-report-high")
+    page.get_by_label("newly at risk only").check()
+    page.get_by_role("button", name="Show").click()
+    assert page.locator("#students tbody tr").count() == 1
+    page.get_by_role("link", name=ids[0]).click()
+    assert "-7.5 points (actionable)" in page.locator("#reasons").inner_text()
+    assert page.locator("#timeline tbody tr").count() == 2
+    session.shot("student-page")
+    backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    phone = Session(browser, server, SCREENSHOTS / backend, PHONE)
+    try:
+        phone.sign_in_by_keyboard(token)
+        for path, name in ((f"/reports/{RUNS_SEMESTER.key}?at_risk=1", "semester-report-phone"),
+                           (f"/reports/{RUNS_SEMESTER.key}/students/{ids[0]}", "student-page-phone")):
+            phone.go(path)
+            phone.no_horizontal_scroll()
+            phone.shot(name)
+    finally:
+        phone.context.close()
+    phone.check_origin()

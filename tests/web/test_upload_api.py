@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -234,3 +236,39 @@ def _snapshot(engine) -> list[tuple]:
     with engine.connect() as conn:
         return conn.execute(sa.select(student_reports.c.user_id, student_reports.c.attendance_rate)
                             .order_by(student_reports.c.user_id)).all()
+
+
+def test_an_empty_row_erases_nothing_and_the_answer_counts_the_cells_kept(client, engine, upload_token) -> None:
+    header = ",".join(HEADER).encode() + b"\n"
+    assert upload(client, upload_token, header + b"S9,F,90,10,80,1,High\n").status_code == 200
+    with engine.connect() as conn:
+        before = conn.execute(sa.select(student_reports).where(student_reports.c.user_id == "S9")).one()
+    answer = upload(client, upload_token, header + b"S9,,,,,,\n")
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["updated"], answer.json["unchanged"], answer.json["cells_kept"]) == (0, 1, 6)
+    with engine.connect() as conn:
+        after = conn.execute(sa.select(student_reports).where(student_reports.c.user_id == "S9")).one()
+    assert after == before
+
+
+# PostgreSQL only at this level: on SQLite the token check records last_used_at and so queues
+# for the write lock itself before the upload does. tests/storage/test_reports_merge.py holds
+# the bounded wait on both backends.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_upload_waiting_past_the_limit_gets_503_saying_to_retry(settings, engine, upload_token) -> None:
+    from webapp import create_app
+
+    client = create_app(settings.with_overrides(upload_wait_seconds=1), engine=engine).test_client()
+    content = to_csv(student_rows(20))
+    upload(client, upload_token, content)
+    changed = to_csv([{**r, "previous_grade": 1.0} for r in student_rows(20)])
+    with engine.connect() as holder, ThreadPoolExecutor(1) as pool:
+        holder.begin()
+        holder.execute(student_reports.update().values(previous_grade=2.0))  # another upload's rows
+        pool.submit(lambda: time.sleep(5) or holder.rollback())  # the other upload ends later
+        answer = upload(client, upload_token, changed)
+    assert answer.status_code == 503, answer.json
+    assert "send it again" in answer.json["error"] and answer.headers["Retry-After"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(student_reports.c.previous_grade).where(
+            student_reports.c.previous_grade.in_([1.0, 2.0]))).first() is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from gradewatch.settings import Settings
-from webapp.pages import account, model_status, predict, reports, upload  # noqa: F401  (views)
+from webapp.pages import account, model_status, predict, reports, students, upload  # noqa: F401  (views)
 from webapp.pages.blueprint import pages
 from webapp.pages.formatting import register_filters
 

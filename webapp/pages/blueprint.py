@@ -8,6 +8,8 @@ from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from webapp.context import get_settings
+from webapp.errors import log_unexpected
+from webapp.limits import too_large_message
 
 log = logging.getLogger(__name__)
 pages = Blueprint("pages", __name__)
@@ -45,10 +47,8 @@ def error_page(status: int, title: str, message: str) -> tuple[str, int]:
 
 @pages.errorhandler(413)
 def _too_large(_exc: HTTPException) -> tuple[str, int]:
-    limit = get_settings().max_upload_mb
     return error_page(413, "The file is too large",
-                      f"The upload is larger than the {limit:g} MB limit. Split the file into smaller "
-                      "files, or ask IT to raise GRADEWATCH_MAX_UPLOAD_MB. Nothing was stored.")
+                      too_large_message(get_settings(), request.path) + " Nothing was stored.")
 
 
 @pages.errorhandler(HTTPException)
@@ -60,9 +60,7 @@ def _http_error(exc: HTTPException) -> tuple[str, int]:
 
 @pages.errorhandler(Exception)
 def _unexpected(exc: Exception) -> tuple[str, int]:
-    # The type and place go to the log, never the request body (it may hold student rows).
-    log.error("unhandled error on %s %s: %s", request.method, request.path, type(exc).__name__,
-              exc_info=exc)
+    log_unexpected(exc)
     return error_page(500, "Something went wrong",
                       "Something went wrong on the server; the error was logged. Please try again, "
                       "or tell IT if it keeps happening.")

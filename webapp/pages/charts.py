@@ -91,3 +91,33 @@ def drift_charts(history: Iterable[Mapping[str, Any]]) -> list[FeatureChart]:
     for row in history:
         by_feature.setdefault(row["feature"], []).append(row)
     return [feature_chart(feature, rows) for feature, rows in by_feature.items()]
+
+
+@dataclass(frozen=True)
+class SeriesChart:
+    """A small bar chart of one number over time (prediction runs), oldest first."""
+
+    bars: list[Bar]
+    description: str
+    first_label: str
+    last_label: str | None
+    width: int = WIDTH
+    height: int = HEIGHT
+    label_space: int = LABEL_SPACE
+
+
+def series_chart(points: list[tuple[str, float, str]], description: str, *,
+                 top: float | None = None, flagged: Iterable[bool] = ()) -> SeriesChart:
+    """Bars for ``points`` (tick label, value, hover label), scaled to ``top`` (default: the
+    largest value); a flagged bar is drawn in the warning colour."""
+    flags = list(flagged) or [False] * len(points)
+    ceiling = max([top or 0.0, *(value for _, value, _ in points), 1e-9])
+    slot = WIDTH / max(len(points), 1)
+    bars = []
+    for i, ((_, value, label), flag) in enumerate(zip(points, flags, strict=True)):
+        height = max(_MIN_BAR, HEIGHT * value / ceiling)
+        bars.append(Bar(x=round(i * slot + _GAP / 2, 2), y=round(HEIGHT - height, 2),
+                        width=round(slot - _GAP, 2), height=round(height, 2), drifted=flag,
+                        tested=True, label=label))
+    return SeriesChart(bars, description, first_label=points[0][0] if points else "",
+                       last_label=points[-1][0] if len(points) > 1 else None)

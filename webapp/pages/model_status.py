@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import render_template
 
+from gradewatch.models.standing import model_standing
+from gradewatch.storage.estimates import read_estimates
 from gradewatch.storage.monitoring import read_performance
 from gradewatch.storage.overview import drift_history
-from gradewatch.storage.registry import champion_record
-from webapp.context import get_engine
+from webapp.context import get_engine, get_settings
 from webapp.pages.blueprint import pages
 from webapp.pages.charts import drift_charts
 from webapp.pages.security import signed_in
@@ -49,14 +50,19 @@ def validation_metrics(metrics: dict[str, Any]) -> list[tuple[str, str]]:
 @signed_in()
 def model_status() -> str:
     engine = get_engine()
-    champion = champion_record(engine)
+    standing = model_standing(engine, get_settings())
+    champion = standing.champion
     performance = sorted(read_performance(engine),
                          key=lambda r: (r["start_date_period"], r["end_date_period"], r["model_version"]),
                          reverse=True)
     return render_template(
         "pages/model_status.html",
         champion=champion,
+        standing=standing,
         metrics=validation_metrics(champion.metrics) if champion else [],
         performance=performance,
+        # The newest evaluation with a reliability table: predicted vs observed failure rate by band.
+        reliability=next((p for p in performance if p.get("reliability")), None),
+        estimates=list(reversed(read_estimates(engine))),
         charts=drift_charts(drift_history(engine)),
     )

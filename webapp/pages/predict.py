@@ -44,7 +44,7 @@ def predict_post() -> tuple[str, int]:
     if upload_file is None or not upload_file.filename:
         return _form_page("Choose the CSV file to score.", 400)
     try:
-        parsed = read_csv_bytes(upload_file.read())
+        parsed = read_csv_bytes(upload_file.read(), get_settings().user_id_pattern)
         loaded = require_champion()
     except CsvRejected as exc:
         return _form_page(str(exc), 400)

@@ -9,7 +9,8 @@ from werkzeug.wrappers import Response
 
 from gradewatch.intake.ingest import UploadRejected, ingest_csv, parse_period
 from gradewatch.intake.rejected_rows import rejected_rows
-from webapp.context import get_engine
+from gradewatch.storage.db import StorageBusy
+from webapp.context import get_engine, get_settings
 from webapp.pages.blueprint import pages
 from webapp.pages.downloads import posted_csv, table_payload
 from webapp.pages.security import current_user, signed_in
@@ -39,9 +40,13 @@ def upload_post() -> tuple[str, int]:
             raise UploadRejected("Choose the CSV file to upload.")
         raw = upload_file.read()
         result = ingest_csv(get_engine(), raw, period, source="web",
-                            token_name=user.name if user else None)
+                            token_name=user.name if user else None,
+                            wait_seconds=get_settings().upload_wait_seconds,
+                            user_id_pattern=get_settings().user_id_pattern)
     except UploadRejected as exc:
         return _form_page(f"Nothing was stored. {exc}", 400)
+    except StorageBusy as exc:
+        return _form_page(str(exc), 503)
     g.log_fields = result.log_fields()
     log.info("upload stored from the upload page", extra=g.log_fields)
     rejected = rejected_rows(raw, result.errors) if result.errors else None

@@ -18,18 +18,26 @@ import pandas as pd
 from gradewatch import schema
 from gradewatch.intake.reader.decoding import CsvRejected
 from gradewatch.intake.reader.layout import HeaderMap
+from gradewatch.quality.categories import match_category
 
 ROW = "row"  # the spreadsheet row number column of a parsed frame
 
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "?"})
 
-MAX_CATEGORY_LENGTH = 40
-
 MAX_COUNT = 1_000_000  # counts are stored as INTEGER; a larger one can only be a typo
+# No column holds a number near this (hours, rates and grades stay below 1,000): a larger one is
+# garbage, and squared by a model it would overflow to infinity.
+MAX_MAGNITUDE = 1e9
 
 _LONGEST_MARKER = max(len(m) for m in MISSING_MARKERS)
 
 _FLOAT_INTEGER = re.compile(r"^(\d+)\.0+$")
+
+MISSING_ID = "user_id is missing"
+LONG_ID = f"user_id is longer than {schema.MAX_USER_ID_LENGTH} characters"
+# Never the id itself: it may be a name, or the next lines of the file swallowed by a quote.
+MALFORMED_ID = ("user_id is not a student id: it holds a space, a line break, a quote, a comma or an "
+                "invisible character, or does not match GRADEWATCH_USER_ID_PATTERN")
 
 @dataclass(frozen=True)
 class RowError:
@@ -41,6 +49,11 @@ class RowError:
         return {"row": self.row, "column": self.column, "message": self.message}
 
 
+def short_row_error(row: int, values: int, header: int) -> RowError:
+    return RowError(row, None, f"row {row} has {values} value{'' if values == 1 else 's'}, "
+                               f"the header has {header}")
+
+
 @dataclass
 class ParsedCsv:
     """Canonical, typed rows of a file (one per valid data row) plus what was left out."""
@@ -50,6 +63,8 @@ class ParsedCsv:
     dropped_columns: list[str]
     errors: list[RowError] = field(default_factory=list)
     rows_received: int = 0
+    # Rows kept with a remark, such as an unknown category read as missing (never the value).
+    notes: list[RowError] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> int:
@@ -57,22 +72,34 @@ class ParsedCsv:
 
 
 def finish(frames: list[pd.DataFrame], errors: list[RowError], received: int,
-            header_map: HeaderMap) -> ParsedCsv:
+            header_map: HeaderMap, notes: list[RowError]) -> ParsedCsv:
     if received == 0:
         raise CsvRejected("The file has a header but no data rows.")
+    malformed = sum(e.message == MALFORMED_ID for e in errors)
+    if malformed * 2 > received:
+        raise CsvRejected(
+            f"{malformed} of {received} rows have a user_id that is not a student id (it holds "
+            "spaces, line breaks, quotes or commas). The user_id column may hold names or other "
+            "text, or a quote (\") went astray and swallowed the lines after it. Nothing was "
+            "stored: check the id column and the quotes, then upload the file again."
+        )
     columns = (ROW, *header_map.columns)
     frame = pd.concat(frames, ignore_index=True) if frames else _empty_frame(columns)
     errors.sort(key=lambda e: e.row)
-    return ParsedCsv(frame, header_map.columns, header_map.dropped, errors, received)
+    notes.sort(key=lambda e: e.row)
+    return ParsedCsv(frame, header_map.columns, header_map.dropped, errors, received, notes)
 
 def _empty_frame(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 def convert_columns(
     raw_columns: Sequence[Sequence[str] | np.ndarray], numbers: Sequence[int] | np.ndarray,
-    columns: tuple[str, ...],
-) -> tuple[pd.DataFrame, list[RowError]]:
+    columns: tuple[str, ...], ids: re.Pattern[str],
+) -> tuple[pd.DataFrame, list[RowError], list[RowError]]:
     """Vectorised conversion of one chunk of raw cells to typed canonical columns.
+
+    Returns the rows without errors, the errors, and the notes on kept rows (a category read
+    as missing).
 
     A cell is a str, or a float64 when the C parser already read a number column.
     """
@@ -80,17 +107,26 @@ def convert_columns(
     converted: dict[str, pd.Series] = {ROW: pd.Series(row_numbers)}
     bad = np.zeros(len(row_numbers), dtype=bool)
     errors: list[RowError] = []
+    unknown_categories: dict[str, np.ndarray] = {}
     for name, cells in zip(columns, raw_columns, strict=True):
         values = pd.Series(cells) if isinstance(cells, np.ndarray) else pd.Series(cells, dtype=object)
-        series, invalid, message = _convert_column(name, values)
+        if name in schema.CATEGORICAL_BY_NAME:
+            converted[name], unknown = _convert_category(name, values)
+            unknown_categories[name] = unknown
+            continue
+        series, invalid, message = _convert_column(name, values, ids)
         converted[name] = series
         for position in np.flatnonzero(invalid):
-            errors.append(RowError(int(row_numbers[position]), name, message))
+            text = message if isinstance(message, str) else message[position]
+            errors.append(RowError(int(row_numbers[position]), name, text))
         bad |= invalid
     frame = pd.DataFrame(converted)
+    # Notes only for the rows that are kept: a rejected row already has its errors.
+    notes = [RowError(int(row_numbers[position]), name, unknown_category_note(name))
+             for name, unknown in unknown_categories.items() for position in np.flatnonzero(unknown & ~bad)]
     if bad.any():
         frame = frame.loc[~bad].reset_index(drop=True)
-    return frame, errors
+    return frame, errors, notes
 
 def _by_unique(values: pd.Series, function: Callable[[str], object]) -> pd.Series:
     """Apply ``function`` once per distinct cell: exports repeat the same few spellings."""
@@ -101,13 +137,13 @@ def _by_unique(values: pd.Series, function: Callable[[str], object]) -> pd.Serie
 def is_missing(cell: str) -> bool:
     return cell.strip().lower() in MISSING_MARKERS
 
-def _convert_column(name: str, values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
+def _convert_column(name: str, values: pd.Series,
+                    ids: re.Pattern[str]) -> tuple[pd.Series, np.ndarray, str | np.ndarray]:
+    """The typed column, which cells are invalid, and the message (one, or one per cell)."""
     if name == schema.USER_ID:
-        return _convert_user_id(values)
+        return _convert_user_id(values, ids)
     if name in (schema.START, schema.END):
         return _convert_date(values)
-    if name in schema.CATEGORICAL_BY_NAME:
-        return _convert_category(name, values)
     integer = name in schema.NUMERIC_BY_NAME and schema.NUMERIC_BY_NAME[name].integer
     return _convert_number(values, integer=integer)
 
@@ -121,11 +157,11 @@ def _clean_id(cell: str) -> str | None:
         return match.group(1) if match else cell
     return cell
 
-def _convert_user_id(values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
+def _convert_user_id(values: pd.Series, pattern: re.Pattern[str]) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """:func:`_clean_id` on every cell, vectorised: only the cells it could change go through it.
 
     Those are the short ones (a missing marker) and the ones with a dot that end in 0 (1234.0);
-    the others only lose their surrounding whitespace.
+    the others only lose their surrounding whitespace. Every id left must match ``pattern``.
     """
     cells = values.tolist()
     stripped = list(map(str.strip, cells))
@@ -142,14 +178,19 @@ def _convert_user_id(values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
         missing[i] = cleaned is None
         lengths[i] = 0 if cleaned is None else len(cleaned)
     too_long = lengths > schema.MAX_USER_ID_LENGTH
-    invalid = missing | too_long
+    malformed = np.zeros(size, dtype=bool)
+    candidates = np.flatnonzero(~missing & ~too_long)
+    malformed[candidates] = np.fromiter(map(_not_matching, ids[candidates], repeat(pattern.fullmatch)),
+                                        dtype=bool, count=candidates.size)
+    invalid = missing | too_long | malformed
     ids[invalid] = None
-    ids = pd.Series(ids, index=values.index, dtype=object)
-    message = (
-        "user_id is missing" if not too_long.any()
-        else f"user_id is missing or longer than {schema.MAX_USER_ID_LENGTH} characters"
-    )
-    return ids, invalid, message
+    messages = np.full(size, MISSING_ID, dtype=object)
+    messages[too_long] = LONG_ID
+    messages[malformed] = MALFORMED_ID
+    return pd.Series(ids, index=values.index, dtype=object), invalid, messages
+
+def _not_matching(user_id: str, fullmatch: Callable[[str], object]) -> bool:
+    return fullmatch(user_id) is None
 
 def _parse_date(cell: str) -> date | None:
     try:
@@ -161,23 +202,32 @@ def _convert_date(values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
     dates = _by_unique(values, _parse_date)
     return dates, dates.isna().to_numpy(), "not a date in the form YYYY-MM-DD"
 
-_TOO_LONG = object()
+_UNKNOWN = object()
 
-def _convert_category(name: str, values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
+def unknown_category_note(name: str) -> str:
+    allowed = ", ".join(schema.CATEGORICAL_BY_NAME[name].categories)
+    return f"{name} is not one of {allowed}: read as missing, and the cleaning step fills it in"
+
+def _convert_category(name: str, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Categories are a closed set: an allowed one (any documented spelling), a misspelling the
+    cleaning step will correct (``femal``), or missing. Anything else (an e-mail address, a
+    phone number, a sentence) becomes missing here, so it is never stored, logged or sent back;
+    the second array says which cells those were, for a note on their rows.
+    """
+    allowed = schema.CATEGORICAL_BY_NAME[name].categories
+
     def normalise(cell: str) -> object:
         if is_missing(cell):
             return None
         value = schema.normalise_category(name, cell)
-        return _TOO_LONG if len(value) > MAX_CATEGORY_LENGTH else value
+        return value if value in allowed or match_category(name, value) else _UNKNOWN
 
     codes, uniques = pd.factorize(values, sort=False)
     mapped = np.array([normalise(u) for u in uniques] + [None], dtype=object)
-    too_long_unique = np.array([m is _TOO_LONG for m in mapped], dtype=bool)
-    too_long = too_long_unique[codes]
-    if too_long_unique.any():
-        mapped[too_long_unique] = None
-    result = pd.Series(mapped[codes], index=values.index, dtype=object)
-    return result, too_long, f"longer than {MAX_CATEGORY_LENGTH} characters: not a {name} value"
+    unknown_unique = np.array([m is _UNKNOWN for m in mapped], dtype=bool)
+    if unknown_unique.any():
+        mapped[unknown_unique] = None
+    return pd.Series(mapped[codes], index=values.index, dtype=object), unknown_unique[codes]
 
 def _convert_number(values: pd.Series, *, integer: bool) -> tuple[pd.Series, np.ndarray, str]:
     # The fast C parser first; the lenient one only for the cells it refused.
@@ -196,7 +246,8 @@ def _convert_number(values: pd.Series, *, integer: bool) -> tuple[pd.Series, np.
         fixed = _by_unique(cells, _lenient_number).to_numpy(dtype="float64")
         numbers[retry] = np.where(retry_missing, np.nan, fixed)
     unparsed = np.isnan(numbers) & ~missing
-    invalid = unparsed | np.isinf(numbers)
+    with np.errstate(invalid="ignore"):
+        invalid = unparsed | ~(np.abs(numbers) <= MAX_MAGNITUDE) & ~np.isnan(numbers)
     message = "not a number (write it like 85, 85.5, 85% or 85,5)"
     if integer:
         with np.errstate(invalid="ignore"):

@@ -13,6 +13,7 @@ import pandas as pd
 from gradewatch import schema
 from gradewatch.intake.reader.cells import MISSING_MARKERS, ParsedCsv, RowError, convert_columns, finish
 from gradewatch.intake.reader.layout import Layout
+from gradewatch.intake.reader.row_widths import has_short_rows
 
 CHUNK_ROWS = 100_000
 
@@ -39,13 +40,17 @@ def parse_fast(raw: bytes, layout: Layout, *, typed: bool) -> ParsedCsv:
     clean export); a cell it cannot read raises ValueError and the caller parses the file again
     as text, which the lenient number rules then convert. The C parser takes its width from the
     first data row and raises ParserError when a later row is wider; the caller then falls back
-    to the row-by-row reader. Dropped columns stay in memory for one chunk and are never converted.
+    to the row-by-row reader, as it does for a file with a row shorter than the header. Dropped
+    columns stay in memory for one chunk and are never converted.
 
     Every path follows the row-by-row reader's rules, which ``tests/test_reader_paths.py``
     checks: a row is blank (skipped, still counted in the numbering) when all of its cells,
     dropped ones included, are empty or whitespace; it overflows when a cell past the header's
     width holds something.
     """
+    if has_short_rows(raw, layout):
+        # The C parser would pad them with empty cells: the row-by-row reader reports them.
+        raise pd.errors.ParserError("rows shorter than the header")
     encoding, delimiter, header_map, width = layout.encoding, layout.delimiter, layout.header_map, layout.width
     numeric = [i for i, c in header_map.kept.items()
                if c in schema.NUMERIC_BY_NAME or c == schema.FINAL_GRADE]
@@ -62,6 +67,7 @@ def parse_fast(raw: bytes, layout: Layout, *, typed: bool) -> ParsedCsv:
     )
     frames: list[pd.DataFrame] = []
     errors: list[RowError] = []
+    notes: list[RowError] = []
     received = 0
     for chunk in chunks:
         size = len(chunk)
@@ -88,10 +94,11 @@ def parse_fast(raw: bytes, layout: Layout, *, typed: bool) -> ParsedCsv:
             columns = [values[keep] for values in columns]
         if not len(numbers):
             continue
-        frame, chunk_errors = convert_columns(columns, numbers, header_map.columns)
+        frame, chunk_errors, chunk_notes = convert_columns(columns, numbers, header_map.columns, layout.ids)
         frames.append(frame)
         errors.extend(chunk_errors)
-    return finish(frames, errors, received, header_map)
+        notes.extend(chunk_notes)
+    return finish(frames, errors, received, header_map, notes)
 
 def _filled(values: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """A text column with its missing cells (rows shorter than the others) as empty strings.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gradewatch import schema
 from gradewatch.intake.reader.decoding import SAVE_AS_CSV, CsvRejected, checked_encoding
@@ -23,20 +25,37 @@ class HeaderMap:
 def map_header(header: Sequence[str]) -> HeaderMap:
     """Match headers to canonical columns; every other non-empty header is dropped (PII rule).
 
-    When two headers mean the same column, the first one wins and the second is dropped.
+    Two headers that mean the same column (``StudentID,StudentID`` or ``user_id,StudentID``)
+    refuse the file: using either one silently could store the wrong values.
     """
     kept: dict[int, str] = {}
+    labels: dict[str, str] = {}  # canonical column -> the header label that named it
     dropped: list[str] = []
     for index, name in enumerate(header):
         label = name.strip()
         if not label:
             continue  # trailing empty columns of a spreadsheet export
         canonical = schema.canonical_column(label)
-        if canonical is None or canonical in kept.values():
+        if canonical is None:
             dropped.append(label)
+        elif canonical in labels:
+            raise CsvRejected(_repeated_column(canonical, labels[canonical], label))
         else:
             kept[index] = canonical
+            labels[canonical] = label
     return HeaderMap(kept, dropped)
+
+def _repeated_column(canonical: str, first: str, second: str) -> str:
+    named = f'the column "{first}" twice' if first == second else (
+        f'two columns for {canonical} ("{first}" and "{second}")')
+    return (f"The header has {named}: GradeWatch cannot tell which one to use. Delete one of "
+            "them (or rename it to something GradeWatch does not read) and upload the file again.")
+
+@lru_cache(maxsize=8)
+def id_pattern(text: str = schema.DEFAULT_USER_ID_PATTERN) -> re.Pattern[str]:
+    """The compiled ``GRADEWATCH_USER_ID_PATTERN`` (a few distinct ones per process at most)."""
+    return re.compile(text)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -44,9 +63,13 @@ class Layout:
     delimiter: str
     header_map: HeaderMap
     width: int  # cells in the header
+    # cells up to the last named column: a row with fewer is truncated (a spreadsheet's empty
+    # trailing header cells are not required)
+    named_width: int
+    ids: re.Pattern[str]  # what a user_id must look like (GRADEWATCH_USER_ID_PATTERN)
 
 
-def file_layout(raw: bytes) -> Layout:
+def file_layout(raw: bytes, user_id_pattern: str = schema.DEFAULT_USER_ID_PATTERN) -> Layout:
     """Check the file and read its header, or CsvRejected."""
     encoding, _ = checked_encoding(raw)  # pandas decodes the bytes itself: no copy of the file as text
     end = raw.find(b"\n")
@@ -62,7 +85,8 @@ def file_layout(raw: bytes) -> Layout:
             "None of the columns is one GradeWatch knows (such as user_id, attendance_rate or "
             "final_grade). Check that the first line of the file holds the column names."
         )
-    return Layout(encoding, delimiter, header_map, len(header))
+    named_width = max(i for i, name in enumerate(header) if name.strip()) + 1
+    return Layout(encoding, delimiter, header_map, len(header), named_width, id_pattern(user_id_pattern))
 
 def sniff_delimiter(header_line: str) -> str:
     counts = {d: _count_outside_quotes(header_line, d) for d in (",", ";", "\t")}

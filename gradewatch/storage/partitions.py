@@ -1,0 +1,138 @@
+"""PostgreSQL: the per-student tables partitioned by semester (migration 0003); retention.
+
+``student_reports``, ``cleaned_features`` and ``grade_predictions`` are declared
+``PARTITION BY RANGE (start_date_period, end_date_period)`` with one partition per semester,
+bounded ``FROM (start, end) TO (start, end + 1 day)``: exactly the rows of that semester. A query
+that names the semester (every query of the code does) is pruned to that one partition, and an
+old semester leaves as a whole with :func:`drop_semester` (detach, then drop: no row-by-row
+delete, no bloat). There is no default partition: every writer makes sure its semester's
+partition exists first (:func:`ensure_semester_partitions`), which costs one catalog lookup.
+
+The first upload of a semester loads a bare table (no index) and attaches it as the partition,
+so that the indexes are built once over the loaded rows (see ``reports``).
+
+SQLite keeps its single tables: every function here is a no-op there, and :func:`drop_semester`
+deletes the semester's rows.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gradewatch.semesters import Period
+from gradewatch.storage.db import is_postgres, run_in_transaction
+from gradewatch.storage.tables import cleaned_features, grade_predictions, student_reports
+
+PARTITIONED_TABLES = (student_reports, cleaned_features, grade_predictions)
+_PARTITION_NAME = re.compile(r"[a-z_]+_\d{8}_\d{8}")
+# Another transaction created the same partition first: duplicate table, or the catalog's
+# unique key on type names when both ran at once.
+_CREATED_MEANWHILE = {"42P07", "23505"}
+
+
+def partition_name(table: sa.Table, period: Period) -> str:
+    return f"{table.name}_{period.start:%Y%m%d}_{period.end:%Y%m%d}"
+
+
+def _bounds(period: Period) -> str:
+    after = period.end + timedelta(days=1)
+    return f"FROM ('{period.start.isoformat()}', '{period.end.isoformat()}') TO ('{period.start.isoformat()}', " \
+           f"'{after.isoformat()}')"
+
+
+def is_partitioned(conn: Connection) -> bool:
+    """Whether this database holds the partitioned tables (PostgreSQL after migration 0003)."""
+    if not is_postgres(conn):
+        return False
+    return conn.exec_driver_sql(
+        "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+        "WHERE c.relname = 'student_reports' AND c.relnamespace = 'public'::regnamespace)"
+    ).scalar_one()
+
+
+def partition_exists(conn: Connection, table: sa.Table, period: Period) -> bool:
+    return conn.exec_driver_sql("SELECT to_regclass(%(name)s) IS NOT NULL",
+                                {"name": partition_name(table, period)}).scalar_one()
+
+
+def semester_table(conn: Connection, table: sa.Table, period: Period) -> sa.Table:
+    """The table that holds ``period``'s rows of ``table``: its partition, or ``table`` itself.
+
+    Writing to the partition directly skips the routing and lets RETURNING read system columns.
+    """
+    if not is_partitioned(conn):
+        return table
+    return sa.Table(partition_name(table, period), sa.MetaData(),
+                    *(sa.Column(c.name, c.type, primary_key=c.primary_key) for c in table.columns))
+
+
+def is_partition_name(name: str) -> bool:
+    """Whether ``name`` is a semester partition (not a declared table: migration checks skip it)."""
+    return any(_PARTITION_NAME.fullmatch(name) and name.startswith(f"{t.name}_") for t in PARTITIONED_TABLES)
+
+
+def ensure_semester_partitions(conn: Connection, period: Period,
+                               tables: tuple[sa.Table, ...] = PARTITIONED_TABLES) -> None:
+    """Create the semester's partition of each of ``tables`` that lacks one (PostgreSQL)."""
+    if not is_partitioned(conn):
+        return
+    for table in tables:
+        if partition_exists(conn, table, period):
+            continue
+        _create_once(conn, f"CREATE TABLE {partition_name(table, period)} PARTITION OF {table.name} "
+                           f"FOR VALUES {_bounds(period)}")
+
+
+def _create_once(conn: Connection, statement: str) -> bool:
+    """Run a CREATE in a savepoint; False when a concurrent transaction created it first."""
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(statement)
+    except sa.exc.DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) not in _CREATED_MEANWHILE:
+            raise
+        return False
+    return True
+
+
+def create_bare_partition(conn: Connection, table: sa.Table, period: Period) -> str:
+    """A table shaped like ``table`` (defaults and checks, no index) to load, then attach."""
+    name = partition_name(table, period)
+    conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {table.name} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    return name
+
+
+def attach_partition(conn: Connection, table: sa.Table, period: Period) -> None:
+    """Attach a loaded bare table: PostgreSQL builds the parent's indexes on it now, once."""
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} ATTACH PARTITION {partition_name(table, period)} "
+                         f"FOR VALUES {_bounds(period)}")
+
+
+def drop_semester(engine: Engine, period: Period) -> dict[str, int]:
+    """Retention: remove a whole semester from the per-student tables; the rows removed per table.
+
+    On PostgreSQL each partition is detached and dropped (instant, no dead rows left behind);
+    on SQLite the rows are deleted. Models already trained keep what they learnt.
+    """
+    def work(conn: Connection) -> dict[str, int]:
+        counts = {}
+        for table in PARTITIONED_TABLES:
+            in_semester = sa.and_(table.c.start_date_period == period.start,
+                                  table.c.end_date_period == period.end)
+            counts[table.name] = conn.execute(
+                sa.select(sa.func.count()).select_from(table).where(in_semester)).scalar_one()
+            if is_partitioned(conn):
+                if partition_exists(conn, table, period):
+                    name = partition_name(table, period)
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} DETACH PARTITION {name}")
+                    conn.exec_driver_sql(f"DROP TABLE {name}")
+            else:
+                conn.execute(table.delete().where(in_semester))
+        return counts
+
+    return run_in_transaction(engine, work)
+

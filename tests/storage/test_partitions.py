@@ -1,0 +1,140 @@
+"""Per-semester partitions of the per-student tables (PostgreSQL), migration 0003, retention.
+
+SQLite keeps single tables: the same calls work there and the migration is a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from gradewatch.semesters import Period
+from gradewatch.storage import make_engine
+from gradewatch.storage.db import run_in_transaction
+from gradewatch.storage.migrate import upgrade
+from gradewatch.storage.partitions import drop_semester, partition_name
+from gradewatch.storage.reports import MergeCounts, upsert_reports
+from gradewatch.storage.tables import cleaned_features, grade_predictions, student_reports
+from tests.support.databases import scratch_postgres
+
+SPRING = Period(date(2026, 1, 12), date(2026, 6, 30))
+AUTUMN = Period(date(2026, 9, 1), date(2026, 12, 18))
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def reports(n: int, prefix: str = "s") -> pd.DataFrame:
+    return pd.DataFrame({
+        "row": range(2, n + 2), "user_id": [f"{prefix}{i:03d}" for i in range(n)],
+        "gender": ["female", "male"] * (n // 2) + ["other"] * (n % 2),
+        "attendance_rate": [80.0 + i % 7 for i in range(n)], "study_hours_per_week": [5.0] * n,
+        "previous_grade": [70.0] * n, "extracurricular_activities_count": pd.array([1] * n, dtype="Int64"),
+        "parental_support": ["low"] * n,
+    })
+
+
+def merge(engine, period: Period, frame: pd.DataFrame) -> MergeCounts:
+    return run_in_transaction(engine, lambda conn: upsert_reports(conn, period, frame, NOW))
+
+
+def table_rows(engine, table: sa.Table) -> list[tuple]:
+    columns = [c for c in table.columns if c.name != "id"]
+    with engine.connect() as conn:
+        return sorted(tuple(r) for r in conn.execute(sa.select(*columns)))
+
+
+def partitions_of(engine, table: sa.Table) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %(name)s", {"name": table.name}).scalars())
+
+
+def _store_at_0002(engine) -> None:
+    """Rows of two semesters in every per-student table, written as 0002's plain tables take them."""
+    with engine.begin() as conn:
+        for period, prefix in ((SPRING, "s"), (AUTUMN, "a")):
+            for i in range(5):
+                key = {"user_id": f"{prefix}{i}", "start_date_period": period.start,
+                       "end_date_period": period.end}
+                conn.execute(student_reports.insert().values(
+                    **key, attendance_rate=90.0 - i, final_grade=60.0 + i, created_at=NOW, updated_at=NOW))
+                conn.execute(cleaned_features.insert().values(
+                    **key, attendance_rate=90.0 - i, excluded=False, quality_flags="", cleaned_at=NOW))
+                conn.execute(grade_predictions.insert().values(
+                    **key, model_version="v1", predicted_grade=61.0, interval_lower=50.0,
+                    interval_upper=70.0, probability_below_pass=0.4, at_risk=True, predicted_at=NOW))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def unmigrated_url(request, tmp_path: Path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    with scratch_postgres() as url:
+        yield url
+
+
+def test_migration_0003_converts_a_database_holding_data(unmigrated_url: str) -> None:
+    upgrade(unmigrated_url, "0002")
+    engine = make_engine(unmigrated_url)
+    try:
+        _store_at_0002(engine)
+        tables = (student_reports, cleaned_features, grade_predictions)
+        before = {t.name: table_rows(engine, t) for t in tables}
+        upgrade(unmigrated_url, "0003")
+        assert {t.name: table_rows(engine, t) for t in tables} == before
+        if engine.dialect.name == "postgresql":
+            for table in tables:
+                assert partitions_of(engine, table) == {partition_name(table, SPRING), partition_name(table, AUTUMN)}
+        # The converted tables take new semesters and merges as before.
+        winter = Period(date(2027, 1, 11), date(2027, 6, 30))
+        assert merge(engine, winter, reports(4)) == MergeCounts(4, 0, 0)
+        assert merge(engine, SPRING, reports(6)) == MergeCounts(6, 0, 0)  # s000.. are new ids
+        from alembic import command
+
+        from gradewatch.storage.migrate import alembic_config
+
+        command.downgrade(alembic_config(unmigrated_url), "0002")
+        assert len(table_rows(engine, student_reports)) == len(before["student_reports"]) + 10
+    finally:
+        engine.dispose()
+
+
+@POSTGRES_ONLY
+def test_a_query_on_one_semester_touches_one_partition(engine) -> None:
+    merge(engine, SPRING, reports(10))
+    merge(engine, AUTUMN, reports(10))
+    query = sa.select(sa.func.count()).select_from(student_reports).where(
+        student_reports.c.start_date_period == SPRING.start, student_reports.c.end_date_period == SPRING.end)
+    with engine.connect() as conn:
+        plan = "\n".join(conn.execute(sa.text("EXPLAIN " + str(query.compile(
+            dialect=conn.dialect, compile_kwargs={"literal_binds": True})))).scalars())
+    assert partition_name(student_reports, SPRING) in plan
+    assert partition_name(student_reports, AUTUMN) not in plan
+
+
+@POSTGRES_ONLY
+def test_a_new_semester_is_loaded_bare_then_attached_with_its_indexes(engine) -> None:
+    assert merge(engine, SPRING, reports(10)) == MergeCounts(10, 0, 0)
+    name = partition_name(student_reports, SPRING)
+    assert partitions_of(engine, student_reports) >= {name}
+    with engine.connect() as conn:
+        indexes = conn.exec_driver_sql("SELECT count(*) FROM pg_indexes WHERE tablename = %(n)s",
+                                       {"n": name}).scalar_one()
+    assert indexes == 3  # primary key, unique key, semester index: built by ATTACH
+    assert merge(engine, SPRING, reports(12)) == MergeCounts(2, 0, 10)
+
+
+def test_retention_drops_a_semester_as_a_whole(engine) -> None:
+    merge(engine, SPRING, reports(10))
+    merge(engine, AUTUMN, reports(7, prefix="a"))
+    assert drop_semester(engine, SPRING) == {"student_reports": 10, "cleaned_features": 0, "grade_predictions": 0}
+    assert {r[0] for r in table_rows(engine, student_reports)} == {f"a{i:03d}" for i in range(7)}
+    if engine.dialect.name == "postgresql":
+        assert partition_name(student_reports, SPRING) not in partitions_of(engine, student_reports)
+    assert merge(engine, SPRING, reports(3)) == MergeCounts(3, 0, 0)  # the semester can come back

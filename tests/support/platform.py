@@ -1,0 +1,32 @@
+"""Helpers for the tests that start the whole platform (``gradewatch up``, ``make run``)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+
+import pytest
+import requests
+
+
+def session_processes(sid: int) -> list[str]:
+    """Live processes of the session; a <defunct> one has already exited and only awaits its reaper
+    (in a container without an init that reaps, orphans stay that way)."""
+    listing = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "-s", str(sid)], capture_output=True, text=True,
+                             check=False).stdout
+    return [line.strip() for line in listing.splitlines() if line.strip() and "<defunct>" not in line]
+
+
+def wait_until_answers(url: str, process: subprocess.Popen, output: Callable[[], str], timeout: float) -> None:
+    """Poll ``url`` until it answers 200, failing with the tail of ``output`` if ``process`` ends first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, output()[-4000:]
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"{url} did not answer within {timeout}s\n{output()[-4000:]}")
