@@ -37,6 +37,7 @@ from gradewatch.monitoring.fairness import fairness_verdict, no_fairness_verdict
 from gradewatch.monitoring.trust_checks import estimate_check, fairness_check
 from gradewatch.quality.cleaning import CleaningReference, clean_semester
 from gradewatch.quality.report import QualityReport
+from gradewatch.reports import tier_counts
 from gradewatch.retraining import (
     RetrainDecision,
     content_sha256,
@@ -190,7 +191,7 @@ def predict_semester(engine: Engine, period: Period, settings: Settings,
                                                baseline=predictions["predicted_grade"].to_numpy())
     record_predictions(engine, period, predictions, loaded.version, utcnow())
     at_risk = int(predictions["at_risk"].sum())
-    tiers = predictions["risk_tier"].value_counts().to_dict() if "risk_tier" in predictions else None
+    tiers = tier_counts(predictions["probability_below_pass"], settings.risk_tiers)
     summaries.emit(summaries.PREDICTION, summaries.prediction_summary(
         semester=period.key, model_version=loaded.version, role="champion", predicted=len(predictions),
         at_risk=at_risk, tiers=tiers))

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -43,6 +43,16 @@ def risk_tier(probability: float | None, tiers: tuple[float, float]) -> str | No
         return None
     high, moderate = tiers
     return "high" if probability >= high else "moderate" if probability >= moderate else "low"
+
+
+def tier_counts(probabilities: Iterable[float | None], tiers: tuple[float, float]) -> dict[str, int]:
+    """Students per risk tier (every tier present, zero included), for summaries and pages."""
+    counts = dict.fromkeys(RISK_TIERS, 0)
+    for probability in probabilities:
+        tier = risk_tier(None if probability is None or probability != probability else float(probability), tiers)
+        if tier is not None:
+            counts[tier] += 1
+    return counts
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ DOCUMENTED = {  # elk/README.md, "Summary records"
     "drift_summary": {"semester", "model_version", "dataset_drift", "drifted_features",
                       *(f"drift_effect.{f}" for f in FEATURES), *(f"drift_effect_vs_threshold.{f}" for f in FEATURES)},
     "prediction_summary": {"semester", "model_version", "model_role", "students_predicted", "students_at_risk",
-                           "at_risk_share"},
+                           "at_risk_share", "students_high_risk", "students_moderate_risk",
+                           "students_low_risk"},
     "performance_summary": {"semester", "model_version", "students_evaluated", "mae", "rmse", "r2",
                             "interval_coverage", "at_risk_precision", "at_risk_recall", "within_tolerance",
                             "validation_mae", "estimated_mae", "estimated_mae_lower", "estimated_mae_upper"},
@@ -109,6 +110,8 @@ def test_every_summary_of_the_core_lifecycle(engine: Engine, settings: Settings,
     (predicted,) = by_event["prediction_summary"]
     assert predicted["students_predicted"] == 200 and predicted["model_role"] == "champion"
     assert predicted["at_risk_share"] == pytest.approx(predicted["students_at_risk"] / 200)
+    tiers = [predicted[f"students_{tier}_risk"] for tier in ("high", "moderate", "low")]
+    assert sum(tiers) == 200 and tiers[0] == predicted["students_at_risk"]  # high = p >= 0.5 = at risk
     (measured,) = by_event["performance_summary"]
     assert measured["model_version"] == done.champion and measured["students_evaluated"] == 200
     assert measured["estimated_mae"] == ESTIMATED_MAE and measured["mae"] > 0
