@@ -45,6 +45,8 @@ def score_rows(frame: pd.DataFrame, loaded: LoadedModel, pass_mark: float) -> Sc
         for key in cleaned.loc[excluded, schema.USER_ID]
     ]
     usable = cleaned.loc[~excluded].reset_index(drop=True)
+    if usable.empty:  # every row is an error: the model has nothing to score (it refuses 0 rows)
+        return ScoredRows(pd.DataFrame(columns=list(OUTPUT_COLUMNS)), errors)
     predicted = loaded.predict(usable, pass_mark)
     rows = usable[schema.USER_ID].astype(int)
     ids = (original_ids.set_axis(frame[ROW].to_numpy()).reindex(rows.to_numpy()).to_numpy()

@@ -8,6 +8,7 @@ import io
 import pytest
 
 from gradewatch.models.registry import promote, register_model
+from gradewatch.models.scoring import OUTPUT_COLUMNS
 from gradewatch.models.training import SearchConfig, train_model
 from gradewatch.storage.reports import count_rows
 from tests.support.csvdata import student_rows, to_csv
@@ -74,6 +75,18 @@ def test_predict_uses_the_same_cleaning_as_the_pipeline(client, champion) -> Non
     assert [p["user_id"] for p in body["predictions"]] == [good["user_id"], "one"]
     assert body["errors"] == [{"row": 4, "column": None,
                                "message": "too many missing or implausible values to predict this row"}]
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/csv"])
+def test_rows_that_cannot_be_predicted_at_all_are_row_errors_not_a_500(client, champion, accept) -> None:
+    # Found by schemathesis: a row with an id and nothing else left the model zero rows to score.
+    response = client.post("/predict", json=[{"user_id": "0"}, {"user_id": "S2"}], headers={"Accept": accept})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    if accept == "text/csv":
+        assert response.get_data(as_text=True).splitlines() == [",".join(OUTPUT_COLUMNS)]
+    else:
+        assert response.json["predictions"] == []
+        assert [e["row"] for e in response.json["errors"]] == [2, 3]
 
 
 @pytest.mark.parametrize(("kwargs", "fragment"), [
