@@ -35,7 +35,9 @@ def ingest_inbox_file(context: dg.OpExecutionContext, config: InboxFile,
                       gradewatch: GradewatchResource) -> dg.Output:
     settings = gradewatch.settings()
     outcome = ingest_claim(gradewatch.engine(), settings.inbox_dir, Claim(**config.model_dump()),
-                           keep_originals=settings.inbox_keep_originals)
+                           keep_originals=settings.inbox_keep_originals,
+                           user_id_pattern=settings.user_id_pattern,
+                           wait_seconds=settings.upload_wait_seconds)
     metadata: dict[str, object] = {"file": outcome.original, "status": outcome.status}
     if outcome.message:
         metadata["message"] = outcome.message

@@ -11,6 +11,7 @@ import click
 import pandas as pd
 
 from gradewatch import schema
+from gradewatch.cli.common import settings_from_env
 from gradewatch.intake.csv_safety import inert_frame
 from gradewatch.intake.reader import CsvRejected, ParsedCsv, read_csv_bytes
 from gradewatch.quality.cleaning import CleaningReference, clean_semester
@@ -119,7 +120,7 @@ def _read_export(path: Path) -> ParsedCsv:
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
-        return read_csv_bytes(raw)
+        return read_csv_bytes(raw, settings_from_env().user_id_pattern)
     except CsvRejected as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from exc
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gradewatch.cli.common import engine_from_env
+from gradewatch.cli.common import engine_from_env, settings_from_env
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,7 +75,7 @@ def _read(path: Path, role: str) -> pd.DataFrame:
     from gradewatch.intake.reader import CsvRejected, read_csv_bytes
 
     try:
-        parsed = read_csv_bytes(path.read_bytes())
+        parsed = read_csv_bytes(path.read_bytes(), settings_from_env().user_id_pattern)
     except CsvRejected as exc:
         raise click.ClickException(f"{role} file {path}: {exc}") from exc
     except OSError as exc:

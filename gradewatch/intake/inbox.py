@@ -37,7 +37,14 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from gradewatch.intake.ingest import AlreadyIngested, IngestResult, UploadRejected, ingest_csv
+from gradewatch import schema
+from gradewatch.intake.ingest import (
+    DEFAULT_UPLOAD_WAIT_SECONDS,
+    AlreadyIngested,
+    IngestResult,
+    UploadRejected,
+    ingest_csv,
+)
 from gradewatch.semesters import Period, PeriodError
 
 log = logging.getLogger(__name__)
@@ -178,13 +185,17 @@ def ingest_claim(
     claim: Claim,
     *,
     keep_originals: bool = False,
+    user_id_pattern: str = schema.DEFAULT_USER_ID_PATTERN,
+    wait_seconds: float = DEFAULT_UPLOAD_WAIT_SECONDS,
     after_ingest: Callable[[Path], None] | None = None,
 ) -> ClaimOutcome:
     """Ingest one claimed file; every outcome but an unexpected error leaves nothing claimed.
 
-    ``after_ingest`` runs between the ingest and the clean-up (the tests use it to simulate a
-    crash at that moment). On an unexpected error (the database is down) the file goes back
-    to the inbox and the error is raised, so that the run fails visibly.
+    ``user_id_pattern`` and ``wait_seconds`` are the settings an upload through the API gets:
+    the inbox is one more door into the same ingestion. ``after_ingest`` runs between the
+    ingest and the clean-up (the tests use it to simulate a crash at that moment). On an
+    unexpected error (the database is down) the file goes back to the inbox and the error is
+    raised, so that the run fails visibly.
     """
     path, key = claim.path(inbox), claim.original
     try:
@@ -205,7 +216,8 @@ def ingest_claim(
     digest = hashlib.sha256(raw).hexdigest()
     try:
         period = period_of(inbox / key, inbox)
-        result = ingest_csv(engine, raw, period, source=SOURCE, once=True)
+        result = ingest_csv(engine, raw, period, source=SOURCE, once=True,
+                            user_id_pattern=user_id_pattern, wait_seconds=wait_seconds)
     except AlreadyIngested:
         _write_receipt(inbox, path, {"file": key, "sha256": digest, "status": "duplicate", "semester": period.key,
                                      "message": "this exact content was ingested for this semester before; "

@@ -16,6 +16,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gradewatch import schema
 from gradewatch.intake.reader import RowError, file_layout
 
 SOURCE_ROW = "source_row"
@@ -38,14 +39,16 @@ def error_messages(errors: Sequence[RowError]) -> dict[int, str]:
     return {row: "; ".join(texts) for row, texts in by_row.items()}
 
 
-def rejected_rows(raw: bytes, errors: Sequence[RowError]) -> RejectedRows:
+def rejected_rows(raw: bytes, errors: Sequence[RowError],
+                  user_id_pattern: str = schema.DEFAULT_USER_ID_PATTERN) -> RejectedRows:
     """The rows of ``raw`` named by ``errors`` (spreadsheet numbering: the header is row 1).
 
-    ``raw`` must be a file that :func:`gradewatch.intake.reader.read_csv_bytes` accepted.
+    ``raw`` must be a file that :func:`gradewatch.intake.reader.read_csv_bytes` accepted with
+    ``user_id_pattern``.
     """
     problems = error_messages(errors)
     # The reader's own layout, so the rows are split exactly as the upload was.
-    layout = file_layout(raw)
+    layout = file_layout(raw, user_id_pattern)
     text = raw.decode(layout.encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
     header = next(reader)

@@ -324,6 +324,21 @@ def test_keep_originals_setting_decides_through_the_sensor(engine, inbox, instan
         assert kept == [] and not (inbox / f"{S1.key}.csv").exists()
 
 
+def test_the_inbox_checks_ids_with_the_configured_pattern(engine, inbox, instance, resources, monkeypatch) -> None:
+    # The inbox is one more door into the same ingestion: GRADEWATCH_USER_ID_PATTERN holds there too.
+    monkeypatch.setenv("GRADEWATCH_USER_ID_PATTERN", r"\d{6}-\d{5}")  # the ids of semester_frame
+    frame = semester_frame(S1, 30).drop(columns=["final_grade"])
+    frame.loc[3, "user_id"] = "guest-17"  # a campus id, but not this school's format
+    (inbox / f"{S1.key}.csv").write_bytes(frame.to_csv(index=False).encode())
+    sensor = Inbox(instance, resources)
+    sensor.tick_and_run()
+    (run,) = sensor.tick_and_run()
+    assert run.success and stored(engine) == 29
+    (receipt,) = (inbox / "processed").glob("*.receipt.json")
+    body = json.loads(receipt.read_text())
+    assert [e["row"] for e in body["errors"]] == [5] and "guest-17" not in receipt.read_text()
+
+
 def test_no_inbox_configured_skips(instance, database_url, monkeypatch) -> None:
     monkeypatch.delenv("GRADEWATCH_INBOX_DIR", raising=False)
     result = Sensor(csv_inbox_sensor, instance, {"gradewatch": GradewatchResource(database_url=database_url)}).tick()

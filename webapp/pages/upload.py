@@ -49,7 +49,7 @@ def upload_post() -> tuple[str, int]:
         return _form_page(str(exc), 503)
     g.log_fields = result.log_fields()
     log.info("upload stored from the upload page", extra=g.log_fields)
-    rejected = rejected_rows(raw, result.errors) if result.errors else None
+    rejected = rejected_rows(raw, result.errors, get_settings().user_id_pattern) if result.errors else None
     payload = table_payload(rejected.header, rejected.rows) if rejected else None
     html = render_template("pages/upload_result.html", result=result, rejected=rejected,
                            payload=payload, errors=result.errors[:MAX_ERRORS_SHOWN],
