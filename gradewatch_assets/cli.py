@@ -2,6 +2,7 @@
 
 import json
 import os
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def up(host: str, port: int, dagster_port: int, no_demo: bool) -> None:
         env,
     )
     # The token lives as long as this command: revoked when the platform stops, however it stops.
-    with temporary_token(engine, f"up-{stamp}", frozenset({"upload", "report"})) as token:
+    with temporary_token(engine, f"up-{stamp}", frozenset({"upload", "report"})) as token, closing(supervisor):
         supervisor.start()
         web, dagster_ui = f"http://{host}:{port}/", f"http://{host}:{dagster_port}/"
         click.echo(f"GradeWatch is starting (give it half a minute):\n"

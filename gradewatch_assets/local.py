@@ -107,21 +107,31 @@ class _Terminal:
 
 
 class Supervisor:
+    """Starts the services and stops them all, on Ctrl-C, on SIGTERM, or when one of them dies.
+
+    Ctrl-C is ours from the moment :meth:`start` begins (not only while :meth:`wait` waits): a
+    Ctrl-C typed while the services are starting must stop them too, never leave them running
+    without a parent. :meth:`close` stops whatever still runs, whatever happened before it.
+    """
+
     def __init__(self, services: list[Service], env: dict[str, str]) -> None:
         self.services, self.env = services, service_environment(env)
         self._stop_requested = threading.Event()
         self._terminal = _Terminal()
+        self._handlers: dict[int, object] = {}
 
     def start(self) -> None:
+        self._handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         self._terminal.take()
         for service in self.services:
+            if self._stop_requested.is_set():
+                return  # Ctrl-C while starting: start nothing more; wait() stops what runs
             # Its own process group: see the module's docstring.
             service.process = subprocess.Popen(service.command, env=self.env, stdin=subprocess.DEVNULL,
                                                process_group=0 if os.name != "nt" else None)
 
     def wait(self) -> int:
         """Block until Ctrl-C / SIGTERM (exit 0) or until a service dies (exit 1)."""
-        handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             while not self._stop_requested.wait(POLL_SECONDS):
                 dead = next((s for s in self.services if s.process and s.process.poll() is not None), None)
@@ -134,9 +144,18 @@ class Supervisor:
             self.stop()
             return 0
         finally:
-            for sig, previous in handlers.items():
-                signal.signal(sig, previous)
-            self._terminal.give_back()
+            self.close()
+
+    def close(self) -> None:
+        """Stop what still runs (after an error between start and wait, say), give the signals
+        and the terminal back. Safe to call more than once."""
+        if any(s.process is not None and (s.process.poll() is None or _group_alive(s.process))
+               for s in self.services):
+            self.stop()
+        for sig, previous in self._handlers.items():
+            signal.signal(sig, previous)
+        self._handlers = {}
+        self._terminal.give_back()
 
     def _on_signal(self, _signum: int, _frame: object) -> None:
         self._stop_requested.set()  # a second Ctrl-C changes nothing: the stop is under way

@@ -5,6 +5,7 @@ run`` within ten seconds. Real processes, real signals."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -44,7 +45,7 @@ def test_services_that_ignore_their_signals_are_gone_by_the_deadline() -> None:
     assert len(members) == 6  # three services, three grandchildren
 
     started = time.monotonic()
-    supervisor.stop()
+    supervisor.close()
     took = time.monotonic() - started
 
     deadline = time.monotonic() + 2  # a SIGKILLed process still has to exit: the kernel's time
@@ -62,3 +63,21 @@ def _group_of(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+@pytest.mark.skipif(os.name == "nt", reason="process groups and /proc are POSIX")
+def test_ctrl_c_while_the_services_start_stops_them_and_leaves_no_orphan() -> None:
+    # Ctrl-C typed between the start and the wait (while `up` prints where to click) once left
+    # the webserver and the daemon running without a parent.
+    services = [Service(f"sleeper-{i}", [sys.executable, "-c", "import time; time.sleep(600)"]) for i in range(2)]
+    supervisor = Supervisor(services, dict(os.environ))
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        supervisor.start()
+        os.kill(os.getpid(), signal.SIGINT)  # the terminal's Ctrl-C, before wait()
+        time.sleep(0.5)  # Python runs the handler between bytecodes: here, not inside wait()
+        assert supervisor.wait() == 0
+    finally:
+        supervisor.close()
+    assert [s.name for s in services if _alive(s.process.pid)] == []
+    assert signal.getsignal(signal.SIGINT) is before  # given back
