@@ -34,6 +34,9 @@ from gradewatch_assets.resources import GradewatchResource
 from gradewatch_assets.runner import RunSummary, SensorRunner
 
 Echo = Callable[[str], None]
+# The demo starts a real web app to upload through; importing it takes seconds on a quiet machine
+# and more than a minute on a loaded 2-core one (seen at load 17).
+WEB_APP_START_SECONDS = 180
 
 
 class DemoError(RuntimeError):
@@ -169,7 +172,7 @@ class _web_server:
         self.process = subprocess.Popen([sys.executable, "-m", "gradewatch", "serve", "--port", str(port)],
                                         env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + WEB_APP_START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise DemoError(f"the web app did not start; see {self.workdir / 'webapp.log'}")
@@ -178,7 +181,8 @@ class _web_server:
                 return base
             except OSError:
                 time.sleep(0.3)
-        raise DemoError("the web app did not answer within 60 s")
+        raise DemoError(f"the web app did not answer within {WEB_APP_START_SECONDS} s (a machine this "
+                        f"busy is too slow for the demo; see {self.workdir / 'webapp.log'})")
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
