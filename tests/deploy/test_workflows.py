@@ -110,8 +110,9 @@ def test_ci_lints_then_tests_against_postgresql() -> None:
     assert "--health-cmd" in postgres["options"]
     url = test["env"]["GRADEWATCH_TEST_POSTGRES_URL"]
     assert url == "postgresql+psycopg://postgres@postgres:5432/postgres", "the service, by its name"
-    conftest = (Path(__file__).parents[1] / "conftest.py").read_text(encoding="utf-8")
-    assert '"GRADEWATCH_TEST_POSTGRES_URL"' in conftest, "the tests read that variable"
+    # The fixtures reach PostgreSQL through tests/support/databases.py.
+    databases = (Path(__file__).parents[1] / "support" / "databases.py").read_text(encoding="utf-8")
+    assert '"GRADEWATCH_TEST_POSTGRES_URL"' in databases, "the tests read that variable"
     assert workflow("ci")["concurrency"]["cancel-in-progress"] is True
 
 
