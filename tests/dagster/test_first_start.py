@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.platform import kill_session, wait_until_answers
 from tests.support.platform import session_processes as _session_processes
-from tests.support.platform import wait_until_answers
 from tests.support.server import ROOT, free_port
 
 pytestmark = pytest.mark.slow
@@ -103,8 +103,5 @@ def test_make_run_on_an_empty_database_shows_the_demo_and_ctrl_c_exits_0(tmp_pat
         time.sleep(1)
         assert _session_processes(terminal.process.pid) == []
     finally:
-        if terminal.process.poll() is None:
-            os.killpg(terminal.process.pid, 9)
-        for line in _session_processes(terminal.process.pid):
-            os.kill(int(line.split()[0]), 9)
+        kill_session(terminal.process.pid)
         os.close(terminal.master)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.platform import kill_session, wait_until_answers
 from tests.support.platform import session_processes as _session_processes
-from tests.support.platform import wait_until_answers
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
@@ -54,8 +54,7 @@ def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
         time.sleep(1)
         assert _session_processes(process.pid) == []
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        kill_session(process.pid)
 
 
 def test_a_dead_service_stops_the_others(tmp_path: Path) -> None:
@@ -69,5 +68,4 @@ def test_a_dead_service_stops_the_others(tmp_path: Path) -> None:
         time.sleep(1)
         assert _session_processes(process.pid) == []
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        kill_session(process.pid)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from gradewatch.storage import make_engine
 from gradewatch.storage.tables import api_tokens
 from tests.support.databases import empty_postgres
+from tests.support.platform import kill_session
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
@@ -31,7 +32,8 @@ def test_up_masks_the_password_and_revokes_its_token(postgres_url: str, tmp_path
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gradewatch", "up", "--port", str(port), "--dagster-port", str(dagster_port)],
+            [sys.executable, "-m", "gradewatch", "up", "--port", str(port), "--dagster-port", str(dagster_port),
+             "--no-demo"],
             env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     report = f"{base}/get-report?start_date_period=2026-01-12&end_date_period=2026-06-30"
@@ -46,8 +48,7 @@ def test_up_masks_the_password_and_revokes_its_token(postgres_url: str, tmp_path
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
         assert process.wait(timeout=90) == 0
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        kill_session(process.pid)
     text = log.read_text()
     assert PASSWORD not in text
     assert "***@" in text

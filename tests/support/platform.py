@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -16,6 +19,14 @@ def session_processes(sid: int) -> list[str]:
     listing = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "-s", str(sid)], capture_output=True, text=True,
                              check=False).stdout
     return [line.strip() for line in listing.splitlines() if line.strip() and "<defunct>" not in line]
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL every process of the session: what a failed test must not leave behind (the
+    platform's services run in process groups of their own, so killing ``up``'s group is not enough)."""
+    for line in session_processes(sid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
 
 
 def wait_until_answers(url: str, process: subprocess.Popen, output: Callable[[], str], timeout: float) -> None:
