@@ -161,7 +161,7 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(clean_logging: None, 
             if i % 1000 == 0:
                 assert log_stats()["queued"] <= QUEUE_SIZE
         elapsed = time.perf_counter() - started
-        assert log_stats()["queue_full"] > before  # dropped and counted, neither kept nor waited
+        assert log_stats()["queue_full"] > before, log_stats()  # dropped and counted, neither kept nor waited
         assert elapsed < 30  # no call waited for the peer (each would wait 1 s)
     finally:
         shutdown_logging(timeout=0.5)
