@@ -58,6 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -364,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     # The platform's settings come from the environment, in this process (Dagster's resource) and
     # in the server it starts: the pass mark is the paper's 10 of 20.
     os.environ["GRADEWATCH_PASS_MARK"] = str(PASS_MARK)
+    # scikit-learn warns on every forest fit run inside Dagster's step threads that its config
+    # is not propagated to joblib workers; harmless here (default config) and it buries the figures.
+    warnings.filterwarnings("ignore", message=r".*sklearn\.utils\.parallel\.delayed.*")
     with tempfile.TemporaryDirectory(prefix="gw-uci-replay-") as work:
         workdir = Path(work)
         url = args.database_url or f"sqlite:///{workdir / 'gradewatch.db'}"
