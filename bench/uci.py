@@ -84,11 +84,11 @@ def one_fold(
 
 
 def run_cell(frame: pd.DataFrame, setup: str, runs: int, jobs: int, config: SearchConfig,
-             exclude: tuple[str, ...] = ()) -> dict:
+             exclude: tuple[str, ...] = (), first_run: int = 0) -> dict:
     spec = spec_for(frame, setup, exclude)
     y = frame["G3"].to_numpy(dtype=float)
     ours, baseline, algorithms = [], [], []
-    for run in range(runs):
+    for run in range(first_run, first_run + runs):
         folds = KFold(n_splits=10, shuffle=True, random_state=run).split(frame)
         results = Parallel(n_jobs=jobs)(
             delayed(one_fold)(frame, spec, setup, run, tr, te, config) for tr, te in folds
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--runs", type=int, default=20, help="runs of 10-fold CV (paper: 20)")
+    parser.add_argument("--first-run", type=int, default=0,
+                        help="seed of the first run: on a busy machine the runs can be split over "
+                             "invocations (0-1, then 2-3, ...) and pooled by hand")
     parser.add_argument("--jobs", type=int, default=2, help="folds trained in parallel")
     parser.add_argument("--n-iter", type=int, default=2, help="random configurations per family")
     parser.add_argument("--inner-cv", type=int, default=3, help="inner folds of the model selection")
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     # One thread per fold for the forests: the folds are already spread over the cores.
     config = SearchConfig(n_iter=args.n_iter, cv=args.inner_cv, n_jobs=1,
                           selection_metric=args.select, rf_trees=args.trees)
-    print(f"UCI student performance, {args.runs} x 10-fold CV, inner search: {args.n_iter} "
+    print(f"UCI student performance, {args.runs} x 10-fold CV (runs {args.first_run} to "
+          f"{args.first_run + args.runs - 1}), inner search: {args.n_iter} "
           f"configs/family x {args.inner_cv}-fold CV by {args.select.upper()}, "
           f"final forests of {args.trees} trees; "
           f"excluded inputs: {', '.join(exclude) or 'none'}; RMSE mean ± t 95% CI over runs; "
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and f"{course}:{setup}" not in args.only.split(","):
                 continue
             started = time.perf_counter()
-            cell = run_cell(frame, setup, args.runs, args.jobs, config, exclude)
+            cell = run_cell(frame, setup, args.runs, args.jobs, config, exclude, args.first_run)
             ours, ours_ci = mean_ci(cell["ours"])
             nv, nv_ci = mean_ci(cell["nv"])
             paper = PAPER[(course, setup)]
