@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import requests
@@ -79,6 +80,10 @@ from gradewatch.semesters import Period
 from gradewatch.storage import make_engine
 from gradewatch.storage.predictions import load_latest_predictions
 from gradewatch.storage.tokens import create_token
+from gradewatch_assets.definitions import ASSETS
+from gradewatch_assets.jobs import evaluation_job, semester_job
+from gradewatch_assets.resources import GradewatchResource
+from gradewatch_assets.sensors import final_grades_sensor, semester_sensor
 
 PASS_MARK = 50.0
 STUDY_HOURS = {1: 1.0, 2: 3.5, 3: 7.5, 4: 12.0}  # midpoints of the bands; >10 h read as 12
@@ -181,20 +186,15 @@ class SemesterResult:
 class Platform:
     """The real Dagster definitions on a real instance: a sensor tick, then the run it requests."""
 
-    def __init__(self, instance, database_url: str) -> None:
-        import dagster as dg
-
-        from gradewatch_assets.resources import GradewatchResource
-
-        self.dg, self.instance = dg, instance
+    def __init__(self, instance: dg.DagsterInstance, database_url: str) -> None:
+        self.instance = instance
         self.resource = GradewatchResource(database_url=database_url)
         self.cursors: dict[str, str | None] = {}
 
-    def tick(self, sensor, job) -> list:
+    def tick(self, sensor: dg.SensorDefinition,
+             job: dg.UnresolvedAssetJobDefinition) -> list[dg.ExecuteInProcessResult]:
         """Evaluate ``sensor`` once, add the partitions it asks for, run each run it requests."""
-        from gradewatch_assets.definitions import ASSETS
-
-        context = self.dg.build_sensor_context(instance=self.instance, cursor=self.cursors.get(sensor.name),
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursors.get(sensor.name),
                                                resources={"gradewatch": self.resource})
         result = sensor(context)
         self.cursors[sensor.name] = result.cursor
@@ -202,15 +202,13 @@ class Platform:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
         runs = []
         for request in result.run_requests or []:
-            runs.append(self.dg.materialize(ASSETS, selection=job.selection, partition_key=request.partition_key,
+            runs.append(dg.materialize(ASSETS, selection=job.selection, partition_key=request.partition_key,
                                             instance=self.instance, resources={"gradewatch": self.resource},
                                             tags=request.tags, raise_on_error=True, run_config=QUIET))
         return runs
 
 
-def _metadata(runs: list, asset: str) -> dict:
-    import dagster as dg
-
+def _metadata(runs: list[dg.ExecuteInProcessResult], asset: str) -> dict:
     for run in reversed(runs):
         events = [e for e in run.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)]
         if events:
@@ -218,11 +216,10 @@ def _metadata(runs: list, asset: str) -> dict:
     return {}
 
 
-def replay(data_dir: Path, database_url: str, count: int, seed: int, workdir: Path) -> tuple[list, pd.DataFrame]:
-    import dagster as dg
-
-    from gradewatch_assets.jobs import evaluation_job, semester_job
-    from gradewatch_assets.sensors import final_grades_sensor, semester_sensor
+def replay(data_dir: Path, database_url: str, count: int, seed: int,
+           workdir: Path) -> tuple[list[SemesterResult], pd.DataFrame]:
+    """Upload, run and grade every semester in turn; the stored predictions of the semesters
+    predicted before their grades (champion and shadow rows), with each one's previous grade."""
     engine = make_engine(database_url)
     token = create_token(engine, "uci-replay", frozenset({"upload"}))
     results, scored = [], []
