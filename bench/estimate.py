@@ -76,8 +76,16 @@ def run(repeats: int, nannyml_python: str | None) -> None:
     for column in ("ours_within_20%", "nannyml_within_20%", "realised_in_interval"):
         if column in table:
             print(f"{column}: {table[column].mean():.0%} of {len(table)} semesters")
-    print(f"median |ours - realised| / realised: "
-          f"{statistics.median(((table.ours - table.realised).abs() / table.realised).tolist()):.3f}")
+    for column in ("ours", "nannyml"):
+        if table[column].notna().any():
+            errors = ((table[column].astype(float) - table.realised).abs() / table.realised).dropna()
+            print(f"median |{column} - realised| / realised: {statistics.median(errors.tolist()):.3f}; "
+                  f"beyond 2 SD of shift: {statistics.median(errors[_beyond(table, 2.0)].tolist()):.3f}")
+
+
+def _beyond(table: pd.DataFrame, sd: float) -> pd.Series:
+    """The semesters shifted by more than ``sd`` standard deviations (named ``shift<sd>``)."""
+    return table["semester"].str.removeprefix("shift").astype(float) > sd
 
 
 def _nannyml(python: str, model, reference: pd.DataFrame, semesters: dict[str, pd.DataFrame], spec) -> dict:

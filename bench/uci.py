@@ -23,10 +23,22 @@ from joblib import Parallel, delayed
 from scipy import stats
 from sklearn.model_selection import KFold
 
+from bench.support import load_average
 from gradewatch.models.features import FeatureSpec
 from gradewatch.models.training import SearchConfig, train_model
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci-student-performance"
+
+def _shared_data() -> Path:
+    """``shared/data/uci-student-performance`` beside the checkout: two levels up from a clone at
+    /work/main, three from a worktree at /work/wt/<name>; the first ancestor that has it."""
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "data" / "uci-student-performance"
+        if candidate.is_dir():
+            return candidate
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "uci-student-performance"
+
+
+DEFAULT_DIR = _shared_data()
 COURSES = {"Mathematics": "student-mat.csv", "Portuguese": "student-por.csv"}
 SETUPS = {"A": (), "B": ("G2",), "C": ("G1", "G2")}
 # Table 5 of the paper: (NV, best model, RF) RMSE per course and setup.
@@ -72,11 +84,11 @@ def one_fold(
 
 
 def run_cell(frame: pd.DataFrame, setup: str, runs: int, jobs: int, config: SearchConfig,
-             exclude: tuple[str, ...] = ()) -> dict:
+             exclude: tuple[str, ...] = (), first_run: int = 0) -> dict:
     spec = spec_for(frame, setup, exclude)
     y = frame["G3"].to_numpy(dtype=float)
     ours, baseline, algorithms = [], [], []
-    for run in range(runs):
+    for run in range(first_run, first_run + runs):
         folds = KFold(n_splits=10, shuffle=True, random_state=run).split(frame)
         results = Parallel(n_jobs=jobs)(
             delayed(one_fold)(frame, spec, setup, run, tr, te, config) for tr, te in folds
@@ -102,12 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--runs", type=int, default=20, help="runs of 10-fold CV (paper: 20)")
+    parser.add_argument("--first-run", type=int, default=0,
+                        help="seed of the first run: on a busy machine the runs can be split over "
+                             "invocations (0-1, then 2-3, ...) and pooled by hand")
     parser.add_argument("--jobs", type=int, default=2, help="folds trained in parallel")
     parser.add_argument("--n-iter", type=int, default=2, help="random configurations per family")
     parser.add_argument("--inner-cv", type=int, default=3, help="inner folds of the model selection")
     parser.add_argument("--select", choices=("mae", "rmse"), default="mae",
                         help="inner selection metric (the product uses MAE)")
-    parser.add_argument("--only", help="run one cell, e.g. Mathematics:C")
+    parser.add_argument("--only", help="run only these cells, comma-separated, e.g. Mathematics:C,Portuguese:A")
     parser.add_argument("--trees", type=int, default=100, help="trees of the final random forest")
     parser.add_argument("--exclude", default="", help="comma-separated columns never used as inputs, "
                         "e.g. sex (GradeWatch excludes gender by default)")
@@ -116,10 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     # One thread per fold for the forests: the folds are already spread over the cores.
     config = SearchConfig(n_iter=args.n_iter, cv=args.inner_cv, n_jobs=1,
                           selection_metric=args.select, rf_trees=args.trees)
-    print(f"UCI student performance, {args.runs} x 10-fold CV, inner search: {args.n_iter} "
+    print(f"UCI student performance, {args.runs} x 10-fold CV (runs {args.first_run} to "
+          f"{args.first_run + args.runs - 1}), inner search: {args.n_iter} "
           f"configs/family x {args.inner_cv}-fold CV by {args.select.upper()}, "
           f"final forests of {args.trees} trees; "
-          f"excluded inputs: {', '.join(exclude) or 'none'}; RMSE mean ± t 95% CI over runs")
+          f"excluded inputs: {', '.join(exclude) or 'none'}; RMSE mean ± t 95% CI over runs; "
+          f"load average {load_average()}")
     header = (f"{'course':12} {'setup':5} {'ours':>13} {'our NV':>13} {'paper NV':>8} "
               f"{'paper RF':>8} {'paper best':>12}  verdict vs paper RF   chosen models")
     print(header)
@@ -127,10 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     for course, filename in COURSES.items():
         frame = load(args.data_dir / filename)
         for setup in SETUPS:
-            if args.only and args.only != f"{course}:{setup}":
+            if args.only and f"{course}:{setup}" not in args.only.split(","):
                 continue
             started = time.perf_counter()
-            cell = run_cell(frame, setup, args.runs, args.jobs, config, exclude)
+            cell = run_cell(frame, setup, args.runs, args.jobs, config, exclude, args.first_run)
             ours, ours_ci = mean_ci(cell["ours"])
             nv, nv_ci = mean_ci(cell["nv"])
             paper = PAPER[(course, setup)]
@@ -141,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             best_name, best = paper["best"]
             print(f"{course:12} {setup:5} {ours:6.2f} ± {ours_ci:4.2f} {nv:6.2f} ± {nv_ci:4.2f} "
                   f"{paper['NV']:8.2f} {paper['RF']:8.2f} {best:6.2f} ({best_name:>5})  "
-                  f"{verdict} ({gap:+.2f})        {picks}  [{time.perf_counter() - started:.0f} s]",
+                  f"{verdict} ({gap:+.2f})        {picks}  [{time.perf_counter() - started:.0f} s, "
+                  f"load {load_average()}]",
                   flush=True)
     return 0
 
