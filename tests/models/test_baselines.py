@@ -23,9 +23,9 @@ def test_a_model_of_noise_is_not_informative_and_one_of_real_signal_is() -> None
     verdict_noise, verdict_signal = assess(noise.metrics, 0.02), assess(signal.metrics, 0.02)
     assert verdict_noise.informative is False, verdict_noise.to_dict()
     assert verdict_signal.informative is True, verdict_signal.to_dict()
-    assert set(signal.metrics["baselines"]) == {"mean_grade", "previous_grade"}
+    assert set(signal.metrics["baselines"]) == {"mean_grade", "previous_grade", "previous_grade_as_is"}
     # With real signal the previous grade alone is a far better yardstick than the mean.
-    assert verdict_signal.best_baseline == "previous_grade"
+    assert verdict_signal.best_baseline in {"previous_grade", "previous_grade_as_is"}
     assert verdict_signal.gain > 0.02 > verdict_noise.gain
 
 
@@ -38,6 +38,22 @@ def test_the_mean_baseline_is_scored_on_the_model_folds() -> None:
         expected[test] = y[train].mean()
     recorded = trained.metrics["baselines"]["mean_grade"]["cv_mae"]
     assert recorded == pytest.approx(np.mean(np.abs(y - expected)))
+
+
+def test_a_model_the_raw_previous_grade_beats_is_not_informative() -> None:
+    # As in the UCI replay: final = previous grade + noise, and a fifth of the students drop out
+    # with 0. Rescaling the previous grade to the final grades' spread (inflated by the zeros)
+    # makes that baseline worse than the previous grade itself.
+    rng = np.random.default_rng(8)
+    frame = make_semester(800, seed=8)
+    previous = frame["previous_grade"].to_numpy()
+    dropout = rng.random(previous.size) < 0.2
+    frame["final_grade"] = np.where(dropout, 0.0, np.clip(previous + rng.normal(0, 3, previous.size), 0, 100))
+    model = train_model(frame, config=QUICK)
+    baselines = model.metrics["baselines"]
+    assert baselines["previous_grade_as_is"]["cv_mae"] < baselines["previous_grade"]["cv_mae"]
+    verdict = assess(model.metrics, 0.02)
+    assert verdict.best_baseline == "previous_grade_as_is" and verdict.informative is False, verdict.to_dict()
 
 
 def test_the_verdict_uses_the_min_gain_setting() -> None:
