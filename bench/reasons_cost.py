@@ -30,7 +30,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.support import load_average, scratch_database, timed
 from gradewatch.intake.ingest import ingest_csv
-from gradewatch.models.registry import promote, register_model
+from gradewatch.models.explain import explain_model
+from gradewatch.models.registry import load_champion, promote, register_model
 from gradewatch.models.training import SearchConfig, train_model
 from gradewatch.pipeline import clean_semester_rows, predict_semester
 from gradewatch.semesters import Period
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         for family in args.families.split(","):
             model = train_model(train, config=SearchConfig(families=(family,), n_iter=1, cv=3), seed=15)
             promote(engine, register_model(engine, model, [SEMESTER]))
+            # The run must explain, not just carry empty reasons (a loaded champion once had no
+            # typical values, and "with reasons" then cost nothing).
+            champion = load_champion(engine)
+            assert champion is not None and any(explain_model(champion.model, semester.head(200),
+                                                              excluded=settings.model_excluded_features))
             times: dict[bool, list[float]] = {True: [], False: []}
             cpu: dict[bool, list[float]] = {True: [], False: []}
             for round_ in range(args.repeat):
