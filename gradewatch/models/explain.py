@@ -11,8 +11,12 @@ in grade points; a negative effect lowers the predicted grade. The indicators wi
 negative effects (at most three, each at least ``MIN_EFFECT`` points) are the student's reasons.
 
 It is vectorised: all the changed copies of all indicators go through the model in ONE
-``predict`` call (a row whose value already is the typical one needs no copy: its effect is 0),
-so the cost is one prediction of at most ``indicators x students`` rows, not one per student.
+``predict`` call, so the cost is one prediction of at most ``indicators x students`` rows, not
+one per student. Copies that cannot give a reason are not made: a row whose value already is
+the typical one (its effect is 0), and a value at or above the typical one of an indicator where
+more never lowers a grade (:data:`NEVER_LOWERS_WHEN_HIGHER`). The students are encoded once and
+each copy replaces only its indicator's encoded columns (:func:`_encoded_blocks`), so the
+encoder does not run on every copy.
 An indicator excluded from the model's inputs (``GRADEWATCH_MODEL_EXCLUDED_FEATURES``, gender
 by default) is never attributed and never appears.
 """
