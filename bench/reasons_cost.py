@@ -7,6 +7,12 @@ update the reports, in one transaction) runs ``--repeat`` times with reasons and
 without, alternating. Prints the medians, the overhead and the load average. Runs on a scratch
 PostgreSQL database (dropped at the end) or on ``--database-url`` (e.g. a new SQLite file).
 
+Beside the wall-clock time it prints this process's CPU time (all its threads): on a machine
+shared with other work the wall clock of one run moves by tens of percent with the load, its
+CPU time much less. With SQLite the database work is in this process, so the CPU ratio covers
+the whole run; with PostgreSQL the server's share is not in it, so the CPU ratio overstates
+the overhead (the denominator lacks the same database work both runs do).
+
     uv run python bench/reasons_cost.py [--database-url sqlite:////tmp/gw_reasons.db]
 """
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +30,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.support import load_average, scratch_database, timed
 from gradewatch.intake.ingest import ingest_csv
-from gradewatch.models.registry import promote, register_model
+from gradewatch.models.explain import explain_model
+from gradewatch.models.registry import load_champion, promote, register_model
 from gradewatch.models.training import SearchConfig, train_model
 from gradewatch.pipeline import clean_semester_rows, predict_semester
 from gradewatch.semesters import Period
@@ -56,17 +64,27 @@ def main(argv: list[str] | None = None) -> int:
         for family in args.families.split(","):
             model = train_model(train, config=SearchConfig(families=(family,), n_iter=1, cv=3), seed=15)
             promote(engine, register_model(engine, model, [SEMESTER]))
+            # The run must explain, not just carry empty reasons (a loaded champion once had no
+            # typical values, and "with reasons" then cost nothing).
+            champion = load_champion(engine)
+            assert champion is not None and any(explain_model(champion.model, semester.head(200),
+                                                              excluded=settings.model_excluded_features))
             times: dict[bool, list[float]] = {True: [], False: []}
+            cpu: dict[bool, list[float]] = {True: [], False: []}
             for round_ in range(args.repeat):
                 for with_reasons in ((True, False) if round_ % 2 == 0 else (False, True)):
+                    started = time.process_time()
                     outcome, seconds = timed(lambda w=with_reasons: predict_semester(
                         engine, SEMESTER, settings, with_reasons=w))
+                    cpu[with_reasons].append(time.process_time() - started)
                     assert outcome.predicted == args.students
                     times[with_reasons].append(seconds)
             plain, reasons = statistics.median(times[False]), statistics.median(times[True])
+            plain_cpu, reasons_cpu = statistics.median(cpu[False]), statistics.median(cpu[True])
             print(f"  {family:24s} without reasons {plain:6.2f} s, with reasons {reasons:6.2f} s "
-                  f"(median of {args.repeat}): +{100 * (reasons / plain - 1):.0f}%  "
-                  f"[load average {load_average()}]")
+                  f"(median of {args.repeat}): {100 * (reasons / plain - 1):+.0f}%; CPU time "
+                  f"{plain_cpu:6.2f} s / {reasons_cpu:6.2f} s: {100 * (reasons_cpu / plain_cpu - 1):+.0f}%  "
+                  f"[load average {load_average()}]", flush=True)
         engine.dispose()
     return 0
 

@@ -11,8 +11,12 @@ in grade points; a negative effect lowers the predicted grade. The indicators wi
 negative effects (at most three, each at least ``MIN_EFFECT`` points) are the student's reasons.
 
 It is vectorised: all the changed copies of all indicators go through the model in ONE
-``predict`` call (a row whose value already is the typical one needs no copy: its effect is 0),
-so the cost is one prediction of at most ``indicators x students`` rows, not one per student.
+``predict`` call, so the cost is one prediction of at most ``indicators x students`` rows, not
+one per student. Copies that cannot give a reason are not made: a row whose value already is
+the typical one (its effect is 0), and a value at or above the typical one of an indicator where
+more never lowers a grade (:data:`NEVER_LOWERS_WHEN_HIGHER`). The students are encoded once and
+each copy replaces only its indicator's encoded columns (:func:`_encoded_blocks`), so the
+encoder does not run on every copy.
 An indicator excluded from the model's inputs (``GRADEWATCH_MODEL_EXCLUDED_FEATURES``, gender
 by default) is never attributed and never appears.
 """
@@ -24,15 +28,32 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder
 
+from gradewatch import schema
 from gradewatch.models.features import FeatureSpec
 from gradewatch.models.training import TrainedModel, prepare_features
 
 MAX_REASONS = 3
 MIN_EFFECT = 0.05  # grade points; smaller effects are noise, not a reason
+PROBE_ROWS = 64  # distinct values per indicator that check the encoded shortcut against the encoder
 # Indicators a teacher can act on; the previous grade is context, not advice.
 ACTIONABLE = frozenset({"attendance_rate", "study_hours_per_week",
                         "extracurricular_activities_count", "parental_support"})
+# Indicators for which more (or a higher level) never lowers a grade: the generator's documented
+# model and the literature it follows (attendance, study time, prior achievement and family
+# support all go with better grades). A value at or above the typical one can therefore not be a
+# reason, and its copy is not predicted: an effect found there is the model's noise (a forest's
+# steps), and "attendance 97 (typical 88): -0.4 points (actionable)" would be advice to attend
+# less. The order of a categorical indicator's levels, lowest first; None: numeric. Not listed:
+# extracurricular activities, which help up to three and hinder beyond (documented model).
+NEVER_LOWERS_WHEN_HIGHER: Mapping[str, tuple[str, ...] | None] = {
+    "attendance_rate": None,
+    "study_hours_per_week": None,
+    "previous_grade": None,
+    "parental_support": schema.SUPPORT_LEVELS,
+}
 
 
 # A reason is a dict: feature, value (the student's), typical, effect (grade points; negative
@@ -57,39 +78,146 @@ def typical_values(profile: Mapping[str, Any], spec: FeatureSpec,
 
 
 def _plain(value: Any) -> float | str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or (not isinstance(value, str) and pd.isna(value)):  # NaN, NA, NaT
         return None
     if isinstance(value, str):
         return value
     return round(float(value), 2)
 
 
+def _encoded_blocks(encoder: Any, prepared: pd.DataFrame, names: Sequence[str],
+                    typical: Mapping[str, float | str]) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Per indicator: the encoded columns it alone feeds, and their values at its typical value.
+
+    Replacing an indicator by its typical value then replaces only those columns of the rows
+    encoded once, so the counterfactual copies skip the encoder (most of the cost of a ridge;
+    the one-hot encoding of string columns is slow). Only for a ``ColumnTransformer`` whose
+    parts map columns one to one (imputer, scaler) or one to a block (one-hot); anything else,
+    or a probe where the shortcut does not reproduce the encoder exactly, returns None and the
+    caller encodes the copies the slow way.
+    """
+    if not isinstance(encoder, ColumnTransformer):
+        return None
+    owned: dict[str, np.ndarray] = {}
+    for part, transformer, columns in encoder.transformers_:
+        if part == "remainder" and transformer == "drop":
+            continue
+        if isinstance(transformer, str) or not isinstance(columns, list | tuple):
+            return None
+        outputs = np.arange(encoder.output_indices_[part].start, encoder.output_indices_[part].stop)
+        if isinstance(transformer, OneHotEncoder):
+            if transformer.drop is not None or getattr(transformer, "infrequent_categories_", None):
+                return None
+            widths = [len(c) for c in transformer.categories_]
+        else:
+            widths = [1] * len(columns)  # one to one, checked by the width and the probe below
+        if sum(widths) != outputs.size:
+            return None
+        bounds = np.cumsum([0, *widths])
+        for k, column in enumerate(columns):
+            owned[column] = outputs[bounds[k]:bounds[k + 1]]
+    if any(name not in owned for name in names):
+        return None
+    at_typical = encoder.transform(prepared.iloc[:1].assign(**{n: typical[n] for n in names}))[0]
+    blocks = {name: (owned[name], at_typical[owned[name]]) for name in names}
+    # The probe: for each indicator, rows with distinct values that differ from the typical one
+    # (a missing value included); all indicators' probes in one encoder call (each call has a
+    # fixed cost of several milliseconds).
+    probes, replaced = [], []
+    for name in names:
+        values = prepared[name]
+        rows = values.loc[~(values == typical[name])].drop_duplicates().index[:PROBE_ROWS]
+        probes.append(prepared.loc[rows])
+        replaced.append(prepared.loc[rows].assign(**{name: typical[name]}))
+    sizes = [len(p) for p in probes]
+    if not sum(sizes):
+        return blocks
+    shortcut = encoder.transform(pd.concat(probes, ignore_index=True))
+    expected = encoder.transform(pd.concat(replaced, ignore_index=True))
+    start = 0
+    for name, size in zip(names, sizes, strict=True):
+        shortcut[start:start + size, owned[name]] = blocks[name][1]
+        start += size
+    if not np.array_equal(shortcut, expected, equal_nan=True):
+        return None
+    return blocks
+
+
+def _plain_cells(column: pd.Series, rows: np.ndarray) -> list[float | str | None]:
+    """:func:`_plain` of ``column``'s cells at positions ``rows``; numbers without a call per cell."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        numbers = column.to_numpy(dtype="float64", na_value=np.nan)[rows].tolist()
+        return [None if v != v else round(v, 2) for v in numbers]  # v != v: NaN
+    return [_plain(v) for v in column.to_numpy(dtype=object)[rows].tolist()]
+
+
+def _can_lower(values: pd.Series, typical: float | str, levels: tuple[str, ...] | None) -> np.ndarray:
+    """Rows whose value is below the typical one, on an indicator where more never lowers a
+    grade; a missing or unknown value is kept (nothing says which side it is on)."""
+    if levels is None:
+        return ~(values.to_numpy(dtype="float64") >= float(typical))  # NaN >= x is False: kept
+    rank = {level: k for k, level in enumerate(levels)}
+    if typical not in rank:
+        return np.ones(len(values), dtype=bool)
+    ranks = values.map(rank).to_numpy(dtype="float64")  # NaN: missing or unknown
+    return ~(ranks >= rank[typical])
+
+
 def indicator_effects(model: TrainedModel, frame: pd.DataFrame, typical: Mapping[str, float | str],
-                      baseline: np.ndarray | None = None) -> pd.DataFrame:
-    """Effect in grade points of each indicator of ``typical`` on each row (rows x indicators)."""
+                      baseline: np.ndarray | None = None, *,
+                      directions: Mapping[str, tuple[str, ...] | None] | None = None) -> pd.DataFrame:
+    """Effect in grade points of each indicator of ``typical`` on each row (rows x indicators).
+
+    ``directions`` (e.g. :data:`NEVER_LOWERS_WHEN_HIGHER`): indicators whose value at or above
+    the typical one is not attributed (effect 0), as it cannot be a reason.
+    """
     spec = model.feature_spec
     prepared = prepare_features(frame, spec).reset_index(drop=True)
     names = [n for n in spec.columns if n in typical]
-    base = (np.asarray(baseline, dtype="float64") if baseline is not None
-            else model.predict_grades(prepared))
     effects = np.zeros((len(prepared), len(names)))
-    copies, owners = [], []
+    owners = []
     for j, name in enumerate(names):
-        changed = ~(prepared[name] == typical[name]).to_numpy()
-        if not changed.any():
-            continue
-        copy = prepared.loc[changed].copy()
-        copy[name] = typical[name]
-        copies.append(copy)
-        owners.append((j, np.flatnonzero(changed)))
-    if copies:
+        # A row whose value already is the typical one needs no copy: its effect is 0.
+        attributed = ~(prepared[name] == typical[name]).to_numpy()
+        if directions is not None and name in directions:
+            attributed &= _can_lower(prepared[name], typical[name], directions[name])
+        if (rows := np.flatnonzero(attributed)).size:
+            owners.append((j, rows))
+    if not owners:
+        return pd.DataFrame(effects, columns=names)
+    encoder, regressor = model.pipeline[:-1], model.pipeline[-1]
+    step = encoder.steps[0][1] if len(encoder.steps) == 1 else None
+    blocks = _encoded_blocks(step, prepared, names, typical) if step is not None else None
+    if blocks is not None:
+        # Encode the students once; each copy is their encoded row with one block replaced.
+        encoded = np.asarray(encoder.transform(prepared), dtype="float64")
+        base = (np.asarray(baseline, dtype="float64") if baseline is not None
+                else np.clip(regressor.predict(encoded), *spec.target_range))
+        stacked = np.empty((sum(rows.size for _, rows in owners), encoded.shape[1]))
+        start = 0
+        for j, rows in owners:
+            part = stacked[start:start + rows.size]
+            np.take(encoded, rows, axis=0, out=part)
+            columns, values = blocks[names[j]]
+            part[:, columns] = values
+            start += rows.size
+        counterfactual = np.clip(regressor.predict(stacked), *spec.target_range)
+    else:
+        base = (np.asarray(baseline, dtype="float64") if baseline is not None
+                else model.predict_grades(prepared))
+        copies = []
+        for j, rows in owners:
+            copy = prepared.iloc[rows].copy()
+            copy[names[j]] = typical[names[j]]
+            copies.append(copy)
         # Already prepared: straight into the pipeline (predict_grades would prepare them again).
         counterfactual = np.clip(model.pipeline.predict(pd.concat(copies, ignore_index=True)),
                                  *spec.target_range)
-        start = 0
-        for j, rows in owners:
-            effects[rows, j] = base[rows] - counterfactual[start:start + rows.size]
-            start += rows.size
+    # All the copies of all indicators went through the model in ONE predict call.
+    start = 0
+    for j, rows in owners:
+        effects[rows, j] = base[rows] - counterfactual[start:start + rows.size]
+        start += rows.size
     return pd.DataFrame(effects, columns=names)
 
 
@@ -98,22 +226,30 @@ def explain(model: TrainedModel, frame: pd.DataFrame, typical: Mapping[str, floa
             top: int = MAX_REASONS) -> list[list[dict[str, Any]]]:
     """Each row's reasons (dicts, see above), the most negative effect first."""
     usable = {k: v for k, v in typical.items() if k not in excluded}
-    effects = indicator_effects(model, frame, usable, baseline)
+    effects = indicator_effects(model, frame, usable, baseline, directions=NEVER_LOWERS_WHEN_HIGHER)
     names = list(effects.columns)
+    reasons: list[list[dict[str, Any]]] = [[] for _ in range(len(frame))]
+    if not names:
+        return reasons
     values = effects.to_numpy()
-    order = np.argsort(values, axis=1, kind="stable")[:, :top] if names else np.zeros((len(frame), 0), int)
-    picked = np.take_along_axis(values, order, axis=1)
-    # Plain Python values once, not per cell: the loop below runs for every student.
-    columns = [[_plain(v) for v in frame[name].tolist()] for name in names]
+    order = np.argsort(values, axis=1, kind="stable")[:, :top]
+    rounded = np.round(np.take_along_axis(values, order, axis=1), 2)
+    kept_rows, kept_ranks = np.nonzero(rounded <= -MIN_EFFECT)  # row-major: rank order per row
+    features = order[kept_rows, kept_ranks]
+    # Plain values of the picked cells only, one indicator at a time: turning every cell into a
+    # plain Python value one by one cost more than the attribution itself (100k students).
+    own = np.empty(kept_rows.size, dtype=object)
+    for j, name in enumerate(names):
+        at = np.flatnonzero(features == j)
+        if at.size:
+            own[at] = _plain_cells(frame[name], kept_rows[at])
     typical_plain = [_plain(usable[name]) for name in names]
     actionable = [name in ACTIONABLE for name in names]
-    rounded = np.round(picked, 2).tolist()
-    return [
-        [{"feature": names[j], "value": columns[j][row], "typical": typical_plain[j], "effect": e,
-          "actionable": actionable[j]}
-         for j, e in zip(indices, row_effects, strict=True) if e <= -MIN_EFFECT]
-        for row, (indices, row_effects) in enumerate(zip(order.tolist(), rounded, strict=True))
-    ]
+    for row, j, value, effect in zip(kept_rows.tolist(), features.tolist(), own.tolist(),
+                                     rounded[kept_rows, kept_ranks].tolist(), strict=True):
+        reasons[row].append({"feature": names[j], "value": value, "typical": typical_plain[j],
+                             "effect": effect, "actionable": actionable[j]})
+    return reasons
 
 
 def _number(value: float | str | None) -> str:

@@ -107,8 +107,12 @@ def load_version(engine: Engine, version: str) -> LoadedModel:
         model = TrainedModel.from_bytes(data)
     except ArtifactError as exc:
         raise ArtifactCorruptError(f"model {version}: {exc}") from exc
-    reference = cleaning_reference_of(store.read_reference_profile(engine, version))
-    return LoadedModel(version, model, record, reference)
+    profile = store.read_reference_profile(engine, version) or {}
+    # The artifact leaves its reference profile out (it also describes audit-only indicators,
+    # gender); the registry row has it, and the reasons' typical values come from it: without
+    # it a loaded champion explained nobody.
+    model.reference_profile = profile
+    return LoadedModel(version, model, record, cleaning_reference_of(profile))
 
 
 def load_champion(engine: Engine) -> LoadedModel | None:

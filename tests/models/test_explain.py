@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gradewatch.models.explain import explain, reasons_text, typical_values
+from gradewatch.models.explain import explain, indicator_effects, reasons_text, typical_values
 from gradewatch.models.training import SearchConfig, train_model
 from gradewatch.synthetic.generator import MODEL, simulate_students
 
@@ -82,6 +82,47 @@ def test_the_indicator_a_student_fails_through_is_the_first_reason(semesters, fa
     # split), so its attendance cases reach about 80%; documented in the README.
     floor = 0.75 if family == "random_forest" else 0.9
     assert (by_indicator.loc[by_indicator["size"] >= 30, "mean"] >= floor).all(), by_indicator
+
+
+@pytest.mark.parametrize("family", ["ridge", "hist_gradient_boosting", "random_forest"])
+def test_effects_are_the_models_own_predictions_with_one_indicator_made_typical(semesters, family):
+    """The counterfactuals skip the encoder (each indicator's encoded block is replaced in the
+    students' encoded rows): they must equal predicting each changed copy from scratch, for
+    missing values and an unseen category too."""
+    train, scored = semesters
+    model = train_model(train, config=SearchConfig(families=(family,), n_iter=1, cv=3), seed=15)
+    typical = typical_values(model.reference_profile, model.feature_spec, excluded=EXCLUDED)
+    frame = scored.sample(3000, random_state=15).reset_index(drop=True)
+    frame.loc[:40, "attendance_rate"] = np.nan
+    frame.loc[41:60, "parental_support"] = None
+    frame.loc[61:70, "parental_support"] = "unheard of"
+    effects = indicator_effects(model, frame, typical)
+    base = model.predict_grades(frame)
+    for name in typical:
+        expected = base - model.predict_grades(frame.assign(**{name: typical[name]}))
+        np.testing.assert_allclose(effects[name].to_numpy(), expected, rtol=0, atol=1e-9, err_msg=name)
+
+
+def test_a_value_above_the_typical_one_is_never_a_reason_where_more_never_lowers_a_grade(semesters):
+    """Even a model that learned that attendance above 88 lowers the grade (here: taught so)
+    names no attendance above the typical value as a reason, while attendance below it still is.
+    """
+    train, scored = semesters
+    taught = train.assign(final_grade=train["final_grade"] - 1.5 * np.maximum(train["attendance_rate"] - 88, 0))
+    model = train_model(taught, config=SearchConfig(families=("hist_gradient_boosting",), n_iter=1, cv=3),
+                        seed=15)
+    typical = typical_values(model.reference_profile, model.feature_spec, excluded=EXCLUDED)
+    frame = scored.head(2000).reset_index(drop=True)
+    frame.loc[:99, "attendance_rate"] = 99.0
+    frame.loc[100:199, "attendance_rate"] = 50.0
+    effects = indicator_effects(model, frame, typical)
+    assert (effects["attendance_rate"].iloc[:100] < -1).all()  # the model does say so
+    reasons = explain(model, frame, typical, excluded=EXCLUDED)
+    named = [{x["feature"] for x in r} for r in reasons]
+    assert not any("attendance_rate" in n for n in named[:100])
+    assert np.mean(["attendance_rate" in n for n in named[100:200]]) >= 0.9
+    high = frame.index[frame["parental_support"] == "high"]
+    assert len(high) and not any("parental_support" in named[i] for i in high)
 
 
 def test_reasons_name_values_typical_values_and_effects_and_never_an_excluded_indicator(semesters):

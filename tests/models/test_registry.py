@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gradewatch.models import registry
+from gradewatch.models.explain import explain_model, typical_values
 from gradewatch.models.training import SearchConfig, TrainedModel, train_model
 from gradewatch.semesters import Period
 from gradewatch.storage import make_engine
@@ -50,6 +51,17 @@ def champions(engine: Engine) -> list[str]:
         return list(conn.execute(
             sa.select(model_versions.c.version).where(model_versions.c.status == "champion")
         ).scalars())
+
+
+def test_a_loaded_model_explains_its_predictions(engine: Engine, models, rows) -> None:
+    """The reasons' typical values come from the training data's profile, which the artifact
+    leaves out: a loaded champion must get it back from the registry, or nobody has a reason."""
+    registry.promote(engine, registry.register_model(engine, models[0], ["2025-01-06_2025-06-27"]))
+    loaded = registry.load_champion(engine)
+    assert typical_values(loaded.model.reference_profile, loaded.model.feature_spec, ("gender",))
+    students = rows.assign(attendance_rate=35.0)
+    reasons = explain_model(loaded.model, students, excluded=("gender",))
+    assert all(r and r[0]["feature"] == "attendance_rate" for r in reasons)
 
 
 def test_register_load_predict_round_trip(engine: Engine, models, rows) -> None:
