@@ -115,7 +115,7 @@ def test_free_text_in_a_category_is_never_stored_logged_or_echoed(client, engine
     assert (stored(engine, "S3")["gender"], stored(engine, "S5")["parental_support"]) == (None, None)
     # The cleaning step imputes the cell that was read as missing.
     period = Period.from_key("2026-01-12_2026-06-30")
-    cleaned = clean_semester(load_semester_reports(engine, period.start, period.end)).frame.set_index("user_id")
+    cleaned = clean_semester(load_semester_reports(engine, period)).frame.set_index("user_id")
     assert "imputed:gender" in cleaned.loc["S3", "quality_flags"]
     assert "imputed:parental_support" in cleaned.loc["S5", "quality_flags"]
     everything = every_stored_text(engine) + body + caplog.text
