@@ -31,7 +31,7 @@ def test_model_endpoint_and_pages_tell_whether_the_model_beats_the_baselines(
     body = client.get("/model").json
     assert body["version"] == version
     assert body["informative"] is informative
-    assert set(body["baselines"]) == {"mean_grade", "previous_grade"}
+    assert set(body["baselines"]) == {"mean_grade", "previous_grade", "previous_grade_as_is"}
     assert body["baseline_comparison"]["best_baseline_cv_mae"] > 0
     assert body["shadow_version"] is None
     sign_in(client, report_token)
