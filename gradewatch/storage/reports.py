@@ -156,6 +156,17 @@ def _text_array(values: pd.Series) -> sa.ColumnElement:
     return sa.bindparam(None, cells, type_=postgresql.ARRAY(sa.Text))
 
 
+def float8_array(conn: Connection, values: pd.Series) -> sa.BindParameter:
+    """PostgreSQL: a numeric column as one binary ``float8[]`` parameter (NaN for NULL)."""
+    conn.connection.driver_connection.adapters.register_dumper(_Float8Array, _Float8ArrayDumper)
+    return _float8_array(values)
+
+
+def text_array(values: pd.Series) -> sa.ColumnElement:
+    """PostgreSQL: a text column as one ``text[]`` expression (one delimited string when exact)."""
+    return _text_array(values)
+
+
 def _array_stage(conn: Connection, name: str, frame: pd.DataFrame, columns: tuple[str, ...]) -> sa.Subquery:
     """``SELECT unnest(...), ...`` over one array parameter per column, typed like the table.
 
