@@ -21,7 +21,7 @@ from gradewatch import schema
 from gradewatch.plain import plain
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction, utcnow
-from gradewatch.storage.partitions import ensure_semester_partitions
+from gradewatch.storage.partitions import analyze_semester, ensure_semester_partitions
 from gradewatch.storage.tables import cleaned_features, in_semester, student_reports
 
 REPORT_COLUMNS = (schema.USER_ID, schema.START, schema.END, *schema.FEATURES, schema.FINAL_GRADE,
@@ -54,6 +54,7 @@ def replace_cleaned_features(engine: Engine, period: Period, frame: pd.DataFrame
         conn.execute(sa.delete(cleaned_features).where(in_semester(cleaned_features, period)))
         if is_postgres(conn):  # COPY: several times faster than an executemany of INSERTs
             copy_frame(conn, cleaned_features, _cleaned_frame(frame, period))
+            analyze_semester(conn, cleaned_features, period)  # read right after, by drift and predict
             return count
         records = _records(_columns(frame, period))
         for offset in range(0, len(records), _INSERT_BATCH):

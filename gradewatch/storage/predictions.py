@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction
 from gradewatch.storage.features import copy_frame
-from gradewatch.storage.partitions import ensure_semester_partitions
+from gradewatch.storage.partitions import analyze_semester, ensure_semester_partitions
 from gradewatch.storage.reports import float8_array, text_array
 from gradewatch.storage.tables import (
     cleaned_features,
@@ -87,6 +87,7 @@ def record_predictions(
             # COPY of a frame, then one UPDATE ... FROM: no statement, and no dict, per student.
             copy_frame(conn, grade_predictions, _history_frame(period, predictions, reasons, model_version,
                                                                predicted_at, role))
+            analyze_semester(conn, grade_predictions, period)  # joined with the reports at evaluation
             _update_reports_at_once(conn, period, predictions, predicted_at)
             return len(predictions)
         rows = as_rows()

@@ -43,6 +43,7 @@ from gradewatch import schema
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres
 from gradewatch.storage.partitions import (
+    analyze_semester,
     attach_partition,
     create_bare_partition,
     ensure_semester_partitions,
@@ -219,6 +220,7 @@ def upsert_reports(
         if not _semester_has_rows(conn, period):
             inserted = _copy_into_new_semester(conn, period, frame, now)
             if inserted is not None:
+                analyze_semester(conn, student_reports, period)  # the semester run joins it next
                 return MergeCounts(inserted, 0, len(frame) - inserted)
         ensure_semester_partitions(conn, period, (student_reports,))
     stage = _stage_rows(conn, "stage_reports", frame, _STAGE_COLUMNS)
