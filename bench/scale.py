@@ -401,6 +401,8 @@ def bench_runs(sizes: list[int], repeat: int, admin_url: str) -> None:
                     run.seconds.append(seconds)
                     run.baseline.append(baseline)
                     run.loads.append(load())
+                    print(f"    round {round_ + 1}: semester run {seconds:.2f} s "
+                          f"({', '.join(f'{k} {v:.2f}' for k, v in steps.items())}) (load {load():.2f})", flush=True)
                     ingest_csv(engine, graded_raw, period, source="api", token_name="bench")
                     result, seconds = execute(evaluation_job, period, instance)
                     assert result.success
@@ -408,8 +410,7 @@ def bench_runs(sizes: list[int], repeat: int, admin_url: str) -> None:
                     evaluation.baseline.append(baseline)
                     evaluation.loads.append(load())
                     eval_steps = dagster_step_seconds(instance, result.run_id)
-                    print(f"    round {round_ + 1}: semester run {run.seconds[-1]:.2f} s "
-                          f"({', '.join(f'{k} {v:.2f}' for k, v in steps.items())}), evaluation run {seconds:.2f} s "
+                    print(f"    round {round_ + 1}: evaluation run {seconds:.2f} s "
                           f"({', '.join(f'{k} {v:.2f}' for k, v in eval_steps.items())}) (load {load():.2f})",
                           flush=True)
             record(run)
