@@ -53,7 +53,7 @@ from gradewatch.monitoring.comparison import PairedComparison, paired_comparison
 from gradewatch.monitoring.trust_checks import informative_verdict
 from gradewatch.semesters import Period
 from gradewatch.settings import Settings
-from gradewatch.storage.features import load_cleaned_features
+from gradewatch.storage.features import load_graded_history
 from gradewatch.storage.monitoring import read_drift_metrics, read_performance
 from gradewatch.storage.registry import VersionRecord, get_version, shadow_record
 
@@ -64,9 +64,8 @@ QUICK_SEARCH = SearchConfig(families=("ridge", "hist_gradient_boosting"), n_iter
 
 
 def graded_history(engine: Engine) -> pd.DataFrame:
-    """Every usable cleaned row that has a final grade, over all semesters."""
-    cleaned = load_cleaned_features(engine)
-    return cleaned.loc[~cleaned["excluded"] & cleaned[schema.FINAL_GRADE].notna()].reset_index(drop=True)
+    """Every usable cleaned row that has a final grade, over all semesters (filtered in the database)."""
+    return load_graded_history(engine)
 
 
 def semesters_of(frame: pd.DataFrame) -> list[Period]:

@@ -6,7 +6,9 @@ or a failed insert leaves the previous version of the semester intact, never hal
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,7 @@ from gradewatch import schema
 from gradewatch.plain import plain
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction, utcnow
-from gradewatch.storage.partitions import ensure_semester_partitions
+from gradewatch.storage.partitions import analyze_semester, ensure_semester_partitions
 from gradewatch.storage.tables import cleaned_features, in_semester, student_reports
 
 REPORT_COLUMNS = (schema.USER_ID, schema.START, schema.END, *schema.FEATURES, schema.FINAL_GRADE,
@@ -35,8 +37,7 @@ def load_semester_reports(engine: Engine, period: Period) -> pd.DataFrame:
              .where(in_semester(student_reports, period))
              .order_by(student_reports.c.id))
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return _typed(pd.DataFrame(rows, columns=list(REPORT_COLUMNS)))
+        return _typed(read_frame(conn, query, REPORT_COLUMNS))
 
 
 def replace_cleaned_features(engine: Engine, period: Period, frame: pd.DataFrame) -> int:
@@ -46,16 +47,16 @@ def replace_cleaned_features(engine: Engine, period: Period, frame: pd.DataFrame
     period columns, when filled, must be this semester.
     """
     _check_period(frame, period)
-    columns = _columns(frame, period)
     count = len(frame)
 
     def work(conn: Connection) -> int:
         ensure_semester_partitions(conn, period, (cleaned_features,))
         conn.execute(sa.delete(cleaned_features).where(in_semester(cleaned_features, period)))
         if is_postgres(conn):  # COPY: several times faster than an executemany of INSERTs
-            copy_rows(conn, cleaned_features, list(columns), zip(*columns.values(), strict=True))
+            copy_frame(conn, cleaned_features, _cleaned_frame(frame, period))
+            analyze_semester(conn, cleaned_features, period)  # read right after, by drift and predict
             return count
-        records = _records(columns)
+        records = _records(_columns(frame, period))
         for offset in range(0, len(records), _INSERT_BATCH):
             conn.execute(sa.insert(cleaned_features), records[offset:offset + _INSERT_BATCH])
         return len(records)
@@ -78,6 +79,54 @@ def copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: I
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
+def copy_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """PostgreSQL: ``COPY table (frame's columns) FROM STDIN`` as CSV that pandas writes.
+
+    One ``to_csv`` in C instead of a Python call per value and a ``write_row`` per row (at 1M
+    rows those were a third of a semester run). NaN and None travel as the NULL marker, so an
+    empty string stays one; floats are written with their shortest exact representation.
+    A refused row raises SQLAlchemy's exception (IntegrityError, ...), as an INSERT would.
+    """
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False, na_rep=_CSV_NULL)
+    statement = (f"COPY {table.name} ({', '.join(frame.columns)}) FROM STDIN "
+                 f"WITH (FORMAT csv, NULL '{_CSV_NULL}')")
+    raw = conn.connection.driver_connection
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(buffer.getvalue())
+    except psycopg.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
+
+def writable_column(table: sa.Table, name: str, values: pd.Series) -> pd.Series:
+    """``values`` as :func:`copy_frame` should write them into ``table.c[name]``: infinities as
+    NULL (as :func:`plain` makes them), whole numbers of an INTEGER column without ``.0``."""
+    if isinstance(table.c[name].type, sa.Integer) and not pd.api.types.is_integer_dtype(values):
+        return pd.to_numeric(values).astype("Int64")
+    if pd.api.types.is_float_dtype(values):
+        return values.where(np.isfinite(values))
+    return values
+
+
+def _cleaned_frame(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """The rows :func:`replace_cleaned_features` writes, as a frame for :func:`copy_frame`."""
+    n = len(frame)
+    data: dict[str, Any] = {}
+    for name in (schema.USER_ID, *schema.FEATURES, schema.FINAL_GRADE):
+        values = (frame[name].reset_index(drop=True) if name in frame.columns
+                  else pd.Series([None] * n, dtype=object))
+        data[name] = writable_column(cleaned_features, name, values)
+    flags = frame["quality_flags"] if "quality_flags" in frame.columns else pd.Series([""] * n)
+    excluded = frame["excluded"] if "excluded" in frame.columns else pd.Series([False] * n)
+    data["quality_flags"] = flags.fillna("").astype(str).reset_index(drop=True)
+    data["excluded"] = excluded.fillna(False).astype(bool).reset_index(drop=True)
+    data[schema.START] = period.start.isoformat()
+    data[schema.END] = period.end.isoformat()
+    data["cleaned_at"] = utcnow().isoformat()
+    return pd.DataFrame(data)
+
+
 def load_cleaned_features(engine: Engine, semesters: Iterable[Period] | None = None) -> pd.DataFrame:
     """Cleaned rows of the given semesters (all semesters when None), by semester then id."""
     query = sa.select(*(cleaned_features.c[c] for c in CLEANED_COLUMNS)).order_by(
@@ -89,10 +138,72 @@ def load_cleaned_features(engine: Engine, semesters: Iterable[Period] | None = N
             return _typed(pd.DataFrame(columns=list(CLEANED_COLUMNS)))
         query = query.where(sa.or_(*(in_semester(cleaned_features, p) for p in wanted)))
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    frame = _typed(pd.DataFrame(rows, columns=list(CLEANED_COLUMNS)))
+        frame = _typed(read_frame(conn, query, CLEANED_COLUMNS))
     frame["excluded"] = frame["excluded"].astype(bool)
     frame["quality_flags"] = frame["quality_flags"].fillna("").astype(object)
+    return frame
+
+
+GRADED_HISTORY_COLUMNS = (schema.USER_ID, schema.START, schema.END, *schema.FEATURES, schema.FINAL_GRADE)
+
+
+def load_graded_history(engine: Engine) -> pd.DataFrame:
+    """Every usable cleaned row with a final grade, over all semesters, by semester then id.
+
+    Only what training and its data version read: the filter runs in the database and the
+    flags and timestamps stay there, so a district's history is not read whole to keep a part.
+    """
+    c = cleaned_features
+    query = (sa.select(*(c.c[name] for name in GRADED_HISTORY_COLUMNS))
+             .where(c.c.excluded.is_(sa.false()), c.c.final_grade.is_not(None))
+             .order_by(c.c.start_date_period, c.c.end_date_period, c.c.id))
+    with engine.connect() as conn:
+        return _typed(read_frame(conn, query, GRADED_HISTORY_COLUMNS))
+
+
+# NULL travels in the CSV of COPY as this marker, so an empty string stays one. It holds the
+# ASCII unit separator, which the upload reader refuses in any file (reports.py uses it as a
+# delimiter for the same reason): no stored text can be mistaken for it. Short, because pandas
+# cuts a long na_rep in float columns.
+_CSV_NULL = "\x1fN\x1f"
+_BOOLEANS = ("excluded",)
+_TIMESTAMPS = ("updated_at", "cleaned_at")
+_DATES = (schema.START, schema.END)
+
+
+def read_frame(conn: Connection, query: sa.Select, columns: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``query`` as a frame of ``columns`` (values as fetched; ``_typed`` types them).
+
+    On PostgreSQL the rows leave the server by ``COPY (query) TO STDOUT`` as CSV and pandas'
+    C parser reads them: at 1M rows, fetching Python tuples and stacking them into a frame
+    (``pd.DataFrame(rows)``, which also tries every object column as dates) was the largest
+    cost of a semester run. Dates come back as ``date`` objects, timestamps as datetime64 and
+    booleans as ``bool``, as the driver would give them.
+    """
+    if not is_postgres(conn):
+        return pd.DataFrame(conn.execute(query).all(), columns=list(columns))
+    compiled = query.compile(dialect=conn.dialect)
+    buffer = io.BytesIO()
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(
+        f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, NULL '{_CSV_NULL}')", compiled.params
+    ) as copy:
+        for block in copy:
+            buffer.write(block)
+    if not buffer.tell():  # no rows: read_csv refuses an empty text
+        return pd.DataFrame(columns=list(columns), dtype=object)
+    buffer.seek(0)
+    frame = pd.read_csv(buffer, header=None, names=list(columns), dtype=str, keep_default_na=False,
+                        na_values=[_CSV_NULL], quotechar='"', doublequote=True)
+    for name in columns:
+        values = frame[name]
+        if name in _DATES:  # a handful of distinct semesters: parse each once
+            frame[name] = values.map({v: date.fromisoformat(v) for v in values.dropna().unique()})
+        elif name in _TIMESTAMPS:
+            frame[name] = pd.to_datetime(values, utc=True, format="ISO8601")
+        elif name in _BOOLEANS:
+            frame[name] = values.map({"t": True, "f": False})
+        else:  # a missing text is None, as the driver gives it
+            frame[name] = values.astype(object).where(values.notna(), None)
     return frame
 
 

@@ -11,13 +11,13 @@ from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction
-from gradewatch.storage.features import copy_rows
-from gradewatch.storage.partitions import ensure_semester_partitions
+from gradewatch.storage.features import copy_frame
+from gradewatch.storage.partitions import analyze_semester, ensure_semester_partitions
+from gradewatch.storage.reports import float8_array, text_array
 from gradewatch.storage.tables import (
     cleaned_features,
     grade_predictions,
@@ -58,38 +58,42 @@ def record_predictions(
         raise ValueError(f"predictions lack columns {missing}")
     reasons = (predictions["reasons"].tolist() if "reasons" in predictions.columns
                else [None] * len(predictions))
-    rows = [
-        {
-            "start_date_period": period.start,
-            "end_date_period": period.end,
-            "model_version": model_version,
-            "predicted_at": predicted_at,
-            "role": role,
-            "user_id": str(r.user_id),
-            "predicted_grade": float(r.predicted_grade),
-            "interval_lower": float(r.interval_lower),
-            "interval_upper": float(r.interval_upper),
-            "probability_below_pass": float(r.probability_below_pass),
-            "at_risk": bool(r.at_risk),
-            "reasons": why,
-        }
-        for r, why in zip(predictions.loc[:, list(PREDICTION_COLUMNS)].itertuples(index=False), reasons,
-                          strict=True)
-    ]
+
+    def as_rows() -> list[dict]:
+        return [
+            {
+                "start_date_period": period.start,
+                "end_date_period": period.end,
+                "model_version": model_version,
+                "predicted_at": predicted_at,
+                "role": role,
+                "user_id": str(r.user_id),
+                "predicted_grade": float(r.predicted_grade),
+                "interval_lower": float(r.interval_lower),
+                "interval_upper": float(r.interval_upper),
+                "probability_below_pass": float(r.probability_below_pass),
+                "at_risk": bool(r.at_risk),
+                "reasons": why,
+            }
+            for r, why in zip(predictions.loc[:, list(PREDICTION_COLUMNS)].itertuples(index=False), reasons,
+                              strict=True)
+        ]
 
     def write(conn: Connection) -> int:
-        if not rows:
+        if predictions.empty:
             return 0
         ensure_semester_partitions(conn, period, (grade_predictions,))
-        if role == "shadow":
-            conn.execute(grade_predictions.insert(), rows)
-            return len(rows)
-        if is_postgres(conn):  # COPY, then one UPDATE ... FROM: no statement per student
-            copy_rows(conn, grade_predictions, list(rows[0]),
-                      ((*list(r.values())[:-1], _json(r["reasons"])) for r in rows))
-            _update_reports_at_once(conn, period, rows, predicted_at)
-            return len(rows)
+        if role == "champion" and is_postgres(conn):
+            # COPY of a frame, then one UPDATE ... FROM: no statement, and no dict, per student.
+            copy_frame(conn, grade_predictions, _history_frame(period, predictions, reasons, model_version,
+                                                               predicted_at, role))
+            analyze_semester(conn, grade_predictions, period)  # joined with the reports at evaluation
+            _update_reports_at_once(conn, period, predictions, predicted_at)
+            return len(predictions)
+        rows = as_rows()
         conn.execute(grade_predictions.insert(), rows)
+        if role == "shadow":
+            return len(rows)
         t = student_reports
         conn.execute(
             t.update()
@@ -113,7 +117,25 @@ def _json(value: object) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
-def _update_reports_at_once(conn: Connection, period: Period, rows: list[dict], predicted_at: datetime) -> None:
+def _history_frame(period: Period, predictions: pd.DataFrame, reasons: list, model_version: str,
+                   predicted_at: datetime, role: str) -> pd.DataFrame:
+    """The ``grade_predictions`` rows of one run, as a frame for :func:`copy_frame`."""
+    frame = pd.DataFrame({
+        "start_date_period": period.start.isoformat(),
+        "end_date_period": period.end.isoformat(),
+        "model_version": model_version,
+        "predicted_at": predicted_at.isoformat(),
+        "role": role,
+        "user_id": predictions["user_id"].astype(str).to_numpy(),
+        **{c: predictions[c].to_numpy(dtype="float64") for c in PREDICTION_COLUMNS[1:-1]},
+        "at_risk": predictions["at_risk"].astype(bool).to_numpy(),
+        "reasons": [_json(why) for why in reasons],
+    })
+    return frame
+
+
+def _update_reports_at_once(conn: Connection, period: Period, predictions: pd.DataFrame,
+                            predicted_at: datetime) -> None:
     """PostgreSQL: the reports' prediction columns in ONE ``UPDATE ... FROM unnest(ids, grades)``.
 
     One UPDATE per student was quadratic right after an upload: with the new semester not yet
@@ -122,9 +144,11 @@ def _update_reports_at_once(conn: Connection, period: Period, rows: list[dict], 
     time (100k students: about 17 minutes). The join reads the semester once.
     """
     t = student_reports
+    # The ids as one delimited text and the grades as one binary float8[] (the upload's arrays):
+    # a Python list of 1M values took longer to adapt than the UPDATE took to run.
     stage = sa.func.unnest(
-        sa.bindparam("ids", [r["user_id"] for r in rows], type_=postgresql.ARRAY(sa.Text)),
-        sa.bindparam("grades", [r["predicted_grade"] for r in rows], type_=postgresql.ARRAY(sa.Float)),
+        text_array(predictions["user_id"].astype(str)),
+        float8_array(conn, predictions["predicted_grade"]),
     ).table_valued("user_id", "grade").render_derived(name="stage")
     conn.execute(
         t.update()

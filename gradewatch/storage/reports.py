@@ -43,6 +43,7 @@ from gradewatch import schema
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres
 from gradewatch.storage.partitions import (
+    analyze_semester,
     attach_partition,
     create_bare_partition,
     ensure_semester_partitions,
@@ -156,6 +157,17 @@ def _text_array(values: pd.Series) -> sa.ColumnElement:
     return sa.bindparam(None, cells, type_=postgresql.ARRAY(sa.Text))
 
 
+def float8_array(conn: Connection, values: pd.Series) -> sa.BindParameter:
+    """PostgreSQL: a numeric column as one binary ``float8[]`` parameter (NaN for NULL)."""
+    conn.connection.driver_connection.adapters.register_dumper(_Float8Array, _Float8ArrayDumper)
+    return _float8_array(values)
+
+
+def text_array(values: pd.Series) -> sa.ColumnElement:
+    """PostgreSQL: a text column as one ``text[]`` expression (one delimited string when exact)."""
+    return _text_array(values)
+
+
 def _array_stage(conn: Connection, name: str, frame: pd.DataFrame, columns: tuple[str, ...]) -> sa.Subquery:
     """``SELECT unnest(...), ...`` over one array parameter per column, typed like the table.
 
@@ -208,6 +220,7 @@ def upsert_reports(
         if not _semester_has_rows(conn, period):
             inserted = _copy_into_new_semester(conn, period, frame, now)
             if inserted is not None:
+                analyze_semester(conn, student_reports, period)  # the semester run joins it next
                 return MergeCounts(inserted, 0, len(frame) - inserted)
         ensure_semester_partitions(conn, period, (student_reports,))
     stage = _stage_rows(conn, "stage_reports", frame, _STAGE_COLUMNS)
