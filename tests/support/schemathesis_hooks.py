@@ -1,9 +1,11 @@
 """schemathesis hooks (loaded through SCHEMATHESIS_HOOKS by tests/web/test_schemathesis.py).
 
-The OpenAPI document marks ``end_date_period`` with ``x-after: start_date_period``: the one
-rule between two fields that JSON Schema cannot state. schemathesis cannot read it, so a
-generated pair of valid dates is put in that order here, as a client reading the document would;
-a value that is not a date is left as generated (it must be refused).
+The OpenAPI document states two rules between fields that JSON Schema cannot state for query
+parameters, and schemathesis cannot read: ``x-after`` (``end_date_period`` after
+``start_date_period``, ``to`` not before ``from``) and, on ``GET /history``,
+``x-requires-one-of`` (a whole semester or a user_id). A generated request is made to follow
+them here, as a client reading the document would; a value that is not a date is left as
+generated (it must be refused).
 """
 
 from __future__ import annotations
@@ -16,22 +18,36 @@ import schemathesis
 START, END = "start_date_period", "end_date_period"
 
 
-def _ordered(fields: Any) -> Any:
+def _ordered(fields: Any, first: str = START, second: str = END, *, strictly: bool = True) -> Any:
     if not isinstance(fields, dict):
         return fields
     try:
-        start, end = date.fromisoformat(fields[START]), date.fromisoformat(fields[END])
+        start, end = date.fromisoformat(fields[first]), date.fromisoformat(fields[second])
     except (KeyError, TypeError, ValueError):
         return fields
-    if end > start:
+    if end > start or (end == start and not strictly):
         return fields
     if start < date.max:
-        return {**fields, END: (start + timedelta(days=1)).isoformat()}
-    return {**fields, START: (date.max - timedelta(days=1)).isoformat(), END: date.max.isoformat()}
+        return {**fields, second: (start + timedelta(days=1)).isoformat()}
+    return {**fields, first: (date.max - timedelta(days=1)).isoformat(), second: date.max.isoformat()}
+
+
+def _one_group_whole(query: Any) -> Any:
+    """``x-requires-one-of`` of GET /history: the semester's two dates together, or a user_id."""
+    query = dict(query or {})
+    if (START in query) != (END in query):  # half a semester: the document asks for both
+        query.pop(START, None)
+        query.pop(END, None)
+    if START not in query and "user_id" not in query:
+        query["user_id"] = "S1"
+    return _ordered(query, "from", "to", strictly=False)
 
 
 @schemathesis.hook
-def map_query(_context: Any, query: Any) -> Any:
+def map_query(context: Any, query: Any) -> Any:
+    operation = getattr(context, "operation", None)
+    if getattr(operation, "path", None) == "/history":
+        query = _one_group_whole(query)
     return _ordered(query)
 
 
