@@ -3,7 +3,8 @@
 #   make test  set up and pass the tests (needs PostgreSQL; see README)
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
-PYTEST_ARGS ?=
+# Two workers on the 2-core CI machine (at most 4 elsewhere: each has its own scratch database).
+PYTEST_ARGS ?= -n auto --maxprocesses 4
 ARGS ?=
 
 CHROMIUM := /usr/bin/chromium
