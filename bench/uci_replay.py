@@ -54,13 +54,11 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -139,37 +137,13 @@ def upload(base: str, token: str, period: Period, frame: pd.DataFrame) -> dict:
     return body
 
 
-@contextmanager
-def serving(database_url: str, workdir: Path, timeout: float = 600) -> Iterator[str]:
-    """``gradewatch serve`` (waitress) in a subprocess, as deployed; stopped on exit. The wait is
-    long because on a loaded shared machine (load 13 on 2 cores) start-up took over a minute."""
-    from tests.support.server import free_port
+def serving(database_url: str, workdir: Path, timeout: float = 600) -> AbstractContextManager[str]:
+    """``gradewatch serve`` (waitress) in a subprocess, as deployed (the tests' own helper). The
+    wait is long because on a loaded shared machine (load 13 on 2 cores) start-up took over a minute."""
+    from tests.support.server import running_server
 
-    port = free_port()
-    env = {**os.environ, "GRADEWATCH_DATABASE_URL": database_url, "GRADEWATCH_PASS_MARK": str(PASS_MARK),
-           "DAGSTER_HOME": str(workdir / "dagster_home")}
-    log_path = workdir / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "gradewatch", "serve", "--port", str(port),
-                                    "--threads", "2"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start:\n{log_path.read_text(errors='replace')}")
-                try:
-                    requests.get(f"{base}/health", timeout=5)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.5)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    return running_server(database_url, workdir, {"GRADEWATCH_PASS_MARK": str(PASS_MARK)}, threads=2,
+                          start_timeout=timeout)
 
 
 @dataclass

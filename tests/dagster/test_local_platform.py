@@ -6,15 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.platform import kill_session, wait_until_answers
+from tests.support.platform import kill_session, start_up, wait_until_answers
 from tests.support.platform import session_processes as _session_processes
-from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -24,16 +22,7 @@ def _wait_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 12
 
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, int, int, Path]:
-    port, dagster_port = free_port(), free_port()
-    env = {**os.environ, "GRADEWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'g.db'}",
-           "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    log = tmp_path / "up.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gradewatch", "up", "--port", str(port), "--dagster-port", str(dagster_port),
-             "--no-demo"],
-            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return process, port, dagster_port, log
+    return start_up(tmp_path, f"sqlite:///{tmp_path / 'var' / 'g.db'}")
 
 
 def test_up_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +15,7 @@ import sqlalchemy as sa
 from gradewatch.storage import make_engine
 from gradewatch.storage.tables import api_tokens
 from tests.support.databases import empty_postgres
-from tests.support.platform import kill_session
-from tests.support.server import free_port
+from tests.support.platform import kill_session, start_up
 
 pytestmark = pytest.mark.slow
 PASSWORD = "not-shown-9f3k"  # the local server trusts any password
@@ -27,14 +24,7 @@ PASSWORD = "not-shown-9f3k"  # the local server trusts any password
 def test_up_masks_the_password_and_revokes_its_token(postgres_url: str, tmp_path: Path) -> None:
     empty_postgres(postgres_url)
     url = sa.make_url(postgres_url).set(password=PASSWORD).render_as_string(hide_password=False)
-    port, dagster_port = free_port(), free_port()
-    env = {**os.environ, "GRADEWATCH_DATABASE_URL": url, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    log = tmp_path / "up.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gradewatch", "up", "--port", str(port), "--dagster-port", str(dagster_port),
-             "--no-demo"],
-            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    process, port, _dagster_port, log = start_up(tmp_path, url)
     base = f"http://127.0.0.1:{port}"
     report = f"{base}/get-report?start_date_period=2026-01-12&end_date_period=2026-06-30"
     try:

@@ -6,11 +6,15 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
+
+from tests.support.server import free_port
 
 
 def session_processes(sid: int) -> list[str]:
@@ -19,6 +23,20 @@ def session_processes(sid: int) -> list[str]:
     listing = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "-s", str(sid)], capture_output=True, text=True,
                              check=False).stdout
     return [line.strip() for line in listing.splitlines() if line.strip() and "<defunct>" not in line]
+
+
+def start_up(tmp_path: Path, database_url: str) -> tuple[subprocess.Popen, int, int, Path]:
+    """``gradewatch up --no-demo`` in a session of its own, its output in ``tmp_path/up.log``:
+    the process, the web app's and the Dagster UI's ports, the log."""
+    port, dagster_port = free_port(), free_port()
+    env = {**os.environ, "GRADEWATCH_DATABASE_URL": database_url, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gradewatch", "up", "--port", str(port), "--dagster-port", str(dagster_port),
+             "--no-demo"],
+            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, port, dagster_port, log
 
 
 def kill_session(sid: int) -> None:

@@ -24,7 +24,8 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(database_url: str, workdir: Path, extra_env: dict[str, str] | None = None,
-                   threads: int = 8, *, audit_tempfiles: bool = False) -> Iterator[str]:
+                   threads: int = 8, *, audit_tempfiles: bool = False,
+                   start_timeout: float = 60) -> Iterator[str]:
     """Yield the base URL of a live server; the process is stopped on exit."""
     port = free_port()
     env = {**os.environ, "GRADEWATCH_DATABASE_URL": database_url,
@@ -38,7 +39,7 @@ def running_server(database_url: str, workdir: Path, extra_env: dict[str, str] |
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_up(base, process, log_path)
+            _wait_until_up(base, process, log_path, start_timeout)
             yield base
         finally:
             process.terminate()
@@ -58,4 +59,5 @@ def _wait_until_up(base: str, process: subprocess.Popen, log_path: Path, timeout
             return
         except requests.ConnectionError:
             time.sleep(0.2)
+    raise RuntimeError(f"server did not answer within {timeout:.0f} s:\n{log_path.read_text(errors='replace')}")
     raise RuntimeError(f"server did not start within {timeout}s:\n{log_path.read_text(errors='replace')}")
