@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             # typical values, and "with reasons" then cost nothing).
             champion = load_champion(engine)
             assert champion is not None and any(explain_model(champion.model, semester.head(200),
-                                                              excluded=settings.model_excluded_features))
+                                                              excluded=settings.model_excluded_features
+                                                              ).as_lists())
             times: dict[bool, list[float]] = {True: [], False: []}
             cpu: dict[bool, list[float]] = {True: [], False: []}
             for round_ in range(args.repeat):

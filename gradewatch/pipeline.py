@@ -188,7 +188,7 @@ def predict_semester(engine: Engine, period: Period, settings: Settings,
     predictions[schema.USER_ID] = waiting[schema.USER_ID].to_numpy()
     if with_reasons:  # off only to measure what reasons cost (bench/reasons_cost.py)
         predictions["reasons"] = explain_model(loaded.model, waiting, excluded=settings.model_excluded_features,
-                                               baseline=predictions["predicted_grade"].to_numpy())
+                                               baseline=predictions["predicted_grade"].to_numpy()).as_json()
     record_predictions(engine, period, predictions, loaded.version, utcnow())
     at_risk = int(predictions["at_risk"].sum())
     tiers = tier_counts(predictions["probability_below_pass"], settings.risk_tiers)

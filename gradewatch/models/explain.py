@@ -23,7 +23,10 @@ by default) is never attributed and never appears.
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -221,16 +224,68 @@ def indicator_effects(model: TrainedModel, frame: pd.DataFrame, typical: Mapping
     return pd.DataFrame(effects, columns=names)
 
 
-def explain(model: TrainedModel, frame: pd.DataFrame, typical: Mapping[str, float | str],
-            *, baseline: np.ndarray | None = None, excluded: Collection[str] = (),
-            top: int = MAX_REASONS) -> list[list[dict[str, Any]]]:
-    """Each row's reasons (dicts, see above), the most negative effect first."""
+@dataclass(frozen=True)
+class Reasons:
+    """Every student's reasons, column-wise: one entry per reason, students in order and each
+    student's reasons most negative effect first.
+
+    Kept as arrays because building a dict per reason and then ``json.dumps`` per student cost
+    more than the attribution itself (100k students); :meth:`as_json` writes the stored JSON
+    straight from the columns, :meth:`as_lists` gives the dicts to code that wants them.
+    """
+
+    students: int
+    names: tuple[str, ...]          # the attributed indicators
+    typical: tuple[float | str | None, ...]  # their typical values, plain
+    rows: np.ndarray                # the student (position) of each reason, ascending
+    features: np.ndarray            # the indicator (index into names) of each reason
+    values: list[float | str | None]  # the student's value of each reason, plain
+    effects: list[float]            # grade points, rounded to 2 decimals, negative
+
+    @classmethod
+    def none(cls, students: int) -> Reasons:
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(students, (), (), empty, empty, [], [])
+
+    def as_lists(self) -> list[list[dict[str, Any]]]:
+        """Each student's reasons as dicts: feature, value, typical, effect, actionable."""
+        reasons: list[list[dict[str, Any]]] = [[] for _ in range(self.students)]
+        for row, j, value, effect in zip(self.rows.tolist(), self.features.tolist(), self.values,
+                                         self.effects, strict=True):
+            reasons[row].append({"feature": self.names[j], "value": value, "typical": self.typical[j],
+                                 "effect": effect, "actionable": self.names[j] in ACTIONABLE})
+        return reasons
+
+    def as_json(self) -> list[str]:
+        """Each student's reasons as the JSON text of :meth:`as_lists` (``[]`` for none)."""
+        # The parts of a reason that depend only on its indicator are written once per indicator.
+        heads = [f'{{"feature":{json.dumps(name)},"value":' for name in self.names]
+        tails = [f',"typical":{json.dumps(typical)},"effect":' for typical in self.typical]
+        ends = [',"actionable":true}' if name in ACTIONABLE else ',"actionable":false}'
+                for name in self.names]
+        # A value is a number (repr is JSON's own form of a finite float), a category or None.
+        parts = [f"{heads[j]}{_json_value(value)}{tails[j]}{effect!r}{ends[j]}"
+                 for j, value, effect in zip(self.features.tolist(), self.values, self.effects,
+                                             strict=True)]
+        bounds = np.searchsorted(self.rows, np.arange(self.students + 1)).tolist()
+        return ["[" + ",".join(parts[a:b]) + "]" for a, b in itertools.pairwise(bounds)]
+
+
+def _json_value(value: float | str | None) -> str:
+    if value is None:
+        return "null"
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def attribute(model: TrainedModel, frame: pd.DataFrame, typical: Mapping[str, float | str],
+              *, baseline: np.ndarray | None = None, excluded: Collection[str] = (),
+              top: int = MAX_REASONS) -> Reasons:
+    """Each row's reasons (at most ``top``, each at least ``MIN_EFFECT`` points), column-wise."""
     usable = {k: v for k, v in typical.items() if k not in excluded}
     effects = indicator_effects(model, frame, usable, baseline, directions=NEVER_LOWERS_WHEN_HIGHER)
     names = list(effects.columns)
-    reasons: list[list[dict[str, Any]]] = [[] for _ in range(len(frame))]
     if not names:
-        return reasons
+        return Reasons.none(len(frame))
     values = effects.to_numpy()
     order = np.argsort(values, axis=1, kind="stable")[:, :top]
     rounded = np.round(np.take_along_axis(values, order, axis=1), 2)
@@ -243,13 +298,15 @@ def explain(model: TrainedModel, frame: pd.DataFrame, typical: Mapping[str, floa
         at = np.flatnonzero(features == j)
         if at.size:
             own[at] = _plain_cells(frame[name], kept_rows[at])
-    typical_plain = [_plain(usable[name]) for name in names]
-    actionable = [name in ACTIONABLE for name in names]
-    for row, j, value, effect in zip(kept_rows.tolist(), features.tolist(), own.tolist(),
-                                     rounded[kept_rows, kept_ranks].tolist(), strict=True):
-        reasons[row].append({"feature": names[j], "value": value, "typical": typical_plain[j],
-                             "effect": effect, "actionable": actionable[j]})
-    return reasons
+    return Reasons(len(frame), tuple(names), tuple(_plain(usable[name]) for name in names),
+                   kept_rows, features, own.tolist(), rounded[kept_rows, kept_ranks].tolist())
+
+
+def explain(model: TrainedModel, frame: pd.DataFrame, typical: Mapping[str, float | str],
+            *, baseline: np.ndarray | None = None, excluded: Collection[str] = (),
+            top: int = MAX_REASONS) -> list[list[dict[str, Any]]]:
+    """Each row's reasons (dicts, see above), the most negative effect first."""
+    return attribute(model, frame, typical, baseline=baseline, excluded=excluded, top=top).as_lists()
 
 
 def _number(value: float | str | None) -> str:
@@ -273,7 +330,7 @@ def reasons_text(reasons: Sequence[Mapping[str, Any]] | None) -> str:
 
 
 def explain_model(model: TrainedModel, frame: pd.DataFrame, *, baseline: np.ndarray | None = None,
-                  excluded: Collection[str] = ()) -> list[list[dict[str, Any]]]:
-    """:func:`explain` against the typical values of ``model``'s own training data."""
+                  excluded: Collection[str] = ()) -> Reasons:
+    """:func:`attribute` against the typical values of ``model``'s own training data."""
     typical = typical_values(model.reference_profile, model.feature_spec, excluded)
-    return explain(model, frame, typical, baseline=baseline, excluded=excluded)
+    return attribute(model, frame, typical, baseline=baseline, excluded=excluded)

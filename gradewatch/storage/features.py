@@ -22,6 +22,7 @@ from gradewatch.plain import plain
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction, utcnow
 from gradewatch.storage.partitions import analyze_semester, ensure_semester_partitions
+from gradewatch.storage.pg_copy import copy_frame
 from gradewatch.storage.tables import cleaned_features, in_semester, student_reports
 
 REPORT_COLUMNS = (schema.USER_ID, schema.START, schema.END, *schema.FEATURES, schema.FINAL_GRADE,
@@ -53,7 +54,8 @@ def replace_cleaned_features(engine: Engine, period: Period, frame: pd.DataFrame
         ensure_semester_partitions(conn, period, (cleaned_features,))
         conn.execute(sa.delete(cleaned_features).where(in_semester(cleaned_features, period)))
         if is_postgres(conn):  # COPY: several times faster than an executemany of INSERTs
-            copy_frame(conn, cleaned_features, _cleaned_frame(frame, period))
+            copy_frame(conn, cleaned_features, _cleaned_frame(frame), constants={
+                schema.START: period.start, schema.END: period.end, "cleaned_at": utcnow()})
             analyze_semester(conn, cleaned_features, period)  # read right after, by drift and predict
             return count
         records = _records(_columns(frame, period))
@@ -79,26 +81,6 @@ def copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: I
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
-def copy_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
-    """PostgreSQL: ``COPY table (frame's columns) FROM STDIN`` as CSV that pandas writes.
-
-    One ``to_csv`` in C instead of a Python call per value and a ``write_row`` per row (at 1M
-    rows those were a third of a semester run). NaN and None travel as the NULL marker, so an
-    empty string stays one; floats are written with their shortest exact representation.
-    A refused row raises SQLAlchemy's exception (IntegrityError, ...), as an INSERT would.
-    """
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, na_rep=_CSV_NULL)
-    statement = (f"COPY {table.name} ({', '.join(frame.columns)}) FROM STDIN "
-                 f"WITH (FORMAT csv, NULL '{_CSV_NULL}')")
-    raw = conn.connection.driver_connection
-    try:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.write(buffer.getvalue())
-    except psycopg.Error as exc:
-        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
-
-
 def writable_column(table: sa.Table, name: str, values: pd.Series) -> pd.Series:
     """``values`` as :func:`copy_frame` should write them into ``table.c[name]``: infinities as
     NULL (as :func:`plain` makes them), whole numbers of an INTEGER column without ``.0``."""
@@ -109,8 +91,9 @@ def writable_column(table: sa.Table, name: str, values: pd.Series) -> pd.Series:
     return values
 
 
-def _cleaned_frame(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
-    """The rows :func:`replace_cleaned_features` writes, as a frame for :func:`copy_frame`."""
+def _cleaned_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows :func:`replace_cleaned_features` writes, as a frame for :func:`copy_frame`
+    (the semester and the time of the cleaning go in as its constants)."""
     n = len(frame)
     data: dict[str, Any] = {}
     for name in (schema.USER_ID, *schema.FEATURES, schema.FINAL_GRADE):
@@ -121,9 +104,6 @@ def _cleaned_frame(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
     excluded = frame["excluded"] if "excluded" in frame.columns else pd.Series([False] * n)
     data["quality_flags"] = flags.fillna("").astype(str).reset_index(drop=True)
     data["excluded"] = excluded.fillna(False).astype(bool).reset_index(drop=True)
-    data[schema.START] = period.start.isoformat()
-    data[schema.END] = period.end.isoformat()
-    data["cleaned_at"] = utcnow().isoformat()
     return pd.DataFrame(data)
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction
-from gradewatch.storage.features import copy_frame
 from gradewatch.storage.partitions import analyze_semester, ensure_semester_partitions
+from gradewatch.storage.pg_copy import copy_frame
 from gradewatch.storage.reports import float8_array, text_array
 from gradewatch.storage.tables import (
     cleaned_features,
@@ -49,14 +49,16 @@ def record_predictions(
 
     A ``shadow`` run (the kept challenger, scored beside the champion) writes history rows only:
     the students' reports keep showing the champion's prediction. An optional ``reasons``
-    column (a list of reason dicts per student) goes to ``grade_predictions.reasons``.
+    column goes to ``grade_predictions.reasons``: per student a list of reason dicts, or that
+    list already as JSON text (``explain.Reasons.as_json``, which skips a ``json.dumps`` per
+    student on the hot path).
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
         raise ValueError(f"predictions lack columns {missing}")
-    reasons = (predictions["reasons"].tolist() if "reasons" in predictions.columns
+    reasons = ([_json(why) for why in predictions["reasons"].tolist()] if "reasons" in predictions.columns
                else [None] * len(predictions))
 
     def as_rows() -> list[dict]:
@@ -73,7 +75,7 @@ def record_predictions(
                 "interval_upper": float(r.interval_upper),
                 "probability_below_pass": float(r.probability_below_pass),
                 "at_risk": bool(r.at_risk),
-                "reasons": why,
+                "b_reasons": why,
             }
             for r, why in zip(predictions.loc[:, list(PREDICTION_COLUMNS)].itertuples(index=False), reasons,
                               strict=True)
@@ -85,13 +87,18 @@ def record_predictions(
         ensure_semester_partitions(conn, period, (grade_predictions,))
         if role == "champion" and is_postgres(conn):
             # COPY of a frame, then one UPDATE ... FROM: no statement, and no dict, per student.
-            copy_frame(conn, grade_predictions, _history_frame(period, predictions, reasons, model_version,
-                                                               predicted_at, role))
+            copy_frame(conn, grade_predictions, _history_frame(predictions, reasons), constants={
+                "start_date_period": period.start, "end_date_period": period.end,
+                "model_version": model_version, "predicted_at": predicted_at, "role": role})
             analyze_semester(conn, grade_predictions, period)  # joined with the reports at evaluation
             _update_reports_at_once(conn, period, predictions, predicted_at)
             return len(predictions)
         rows = as_rows()
-        conn.execute(grade_predictions.insert(), rows)
+        # The reasons are JSON text already: bound as text (the JSON type would encode them
+        # again), cast to json where the column is typed (PostgreSQL; SQLite stores the text).
+        text = sa.bindparam("b_reasons", type_=sa.Text())
+        reasons_value = sa.cast(text, grade_predictions.c.reasons.type) if is_postgres(conn) else text
+        conn.execute(grade_predictions.insert().values(reasons=reasons_value), rows)
         if role == "shadow":
             return len(rows)
         t = student_reports
@@ -114,24 +121,20 @@ def record_predictions(
 
 
 def _json(value: object) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    """A student's reasons as JSON text; text is taken as JSON already."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
 
 
-def _history_frame(period: Period, predictions: pd.DataFrame, reasons: list, model_version: str,
-                   predicted_at: datetime, role: str) -> pd.DataFrame:
-    """The ``grade_predictions`` rows of one run, as a frame for :func:`copy_frame`."""
-    frame = pd.DataFrame({
-        "start_date_period": period.start.isoformat(),
-        "end_date_period": period.end.isoformat(),
-        "model_version": model_version,
-        "predicted_at": predicted_at.isoformat(),
-        "role": role,
+def _history_frame(predictions: pd.DataFrame, reasons: list) -> pd.DataFrame:
+    """The per-student columns of one run's ``grade_predictions`` rows, for :func:`copy_frame`."""
+    return pd.DataFrame({
         "user_id": predictions["user_id"].astype(str).to_numpy(),
         **{c: predictions[c].to_numpy(dtype="float64") for c in PREDICTION_COLUMNS[1:-1]},
         "at_risk": predictions["at_risk"].astype(bool).to_numpy(),
-        "reasons": [_json(why) for why in reasons],
+        "reasons": reasons,
     })
-    return frame
 
 
 def _update_reports_at_once(conn: Connection, period: Period, predictions: pd.DataFrame,

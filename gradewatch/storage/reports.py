@@ -23,8 +23,6 @@ An empty cell never erases a value already stored: every value column merges as
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import operator
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +49,7 @@ from gradewatch.storage.partitions import (
     partition_exists,
     semester_table,
 )
+from gradewatch.storage.pg_copy import copy_frame
 from gradewatch.storage.tables import (
     cleaned_features,
     grade_predictions,
@@ -313,11 +312,6 @@ def _semester_has_rows(conn: Connection, period: Period) -> bool:
 _CONCURRENT_WRITE = {"23505", "40P01", "42P07"}
 
 
-_COPY_TYPES = {"user_id": "text", "start_date_period": "date", "end_date_period": "date",
-               "extracurricular_activities_count": "int4", "gender": "text", "parental_support": "text",
-               "created_at": "timestamptz", "updated_at": "timestamptz"}
-
-
 def _copy_into_new_semester(conn: Connection, period: Period, frame: pd.DataFrame,
                             now: datetime) -> int | None:
     """A binary COPY straight into a semester that had no rows; None when rows of it appeared.
@@ -329,41 +323,27 @@ def _copy_into_new_semester(conn: Connection, period: Period, frame: pd.DataFram
     then refuses the COPY (or PostgreSQL breaks a deadlock), the savepoint undoes it, and the
     caller merges with ON CONFLICT instead, which is always correct.
     """
-    values = {c: _python_values(frame[c]) if c in frame.columns else [None] * len(frame)
-              for c in (schema.USER_ID, *REPORT_VALUE_COLUMNS)}
-    ids = values[schema.USER_ID]
-    if not all(map(operator.le, ids, itertools.islice(ids, 1, None))):
-        order = sorted(range(len(ids)), key=ids.__getitem__)
-        values = {c: [v[i] for i in order] for c, v in values.items()}
-        ids = values[schema.USER_ID]
-    columns = [schema.USER_ID, "start_date_period", "end_date_period", *REPORT_VALUE_COLUMNS,
-               "created_at", "updated_at"]
-    rows = zip(ids, itertools.repeat(period.start), itertools.repeat(period.end),
-               *[values[c] for c in REPORT_VALUE_COLUMNS], itertools.repeat(now), itertools.repeat(now))
-    driver = conn.connection.driver_connection
+    rows = pd.DataFrame({
+        schema.USER_ID: frame[schema.USER_ID].to_numpy(),
+        **{c: frame[c].to_numpy() if c in frame.columns else None for c in REPORT_VALUE_COLUMNS},
+    })
+    constants = {"start_date_period": period.start, "end_date_period": period.end,
+                 "created_at": now, "updated_at": now}
+    if not rows[schema.USER_ID].is_monotonic_increasing:
+        rows = rows.sort_values(schema.USER_ID, kind="stable")  # code point order: PostgreSQL's "C"
     # A semester without its partition yet: load a bare table, then attach it (indexes built once).
     bare = is_partitioned(conn) and not partition_exists(conn, student_reports, period)
     try:
         with conn.begin_nested():
             target = create_bare_partition(conn, student_reports, period) if bare else student_reports.name
-            with driver.cursor() as cursor, cursor.copy(
-                f"COPY {target} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types([_COPY_TYPES.get(c, "float8") for c in columns])
-                for row in rows:
-                    copy.write_row(row)
+            copy_frame(conn, student_reports, rows, constants=constants, into=target)
             if bare:
                 attach_partition(conn, student_reports, period)
     except (psycopg.Error, sa.exc.DBAPIError) as exc:
         if getattr(exc, "orig", exc).sqlstate not in _CONCURRENT_WRITE:
             raise
         return None
-    return len(ids)
-
-
-def _python_values(column: pd.Series) -> list[object]:
-    """A column as Python values for COPY, None for every kind of missing value."""
-    return column.astype(object).where(column.notna(), None).tolist()
+    return len(rows)
 
 
 def update_final_grades(

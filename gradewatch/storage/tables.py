@@ -108,8 +108,10 @@ grade_predictions = sa.Table(
     sa.Column("predicted_at", Timestamp, nullable=False),
     # 'champion' rows reach reports; 'shadow' rows are the kept challenger's, scored beside it.
     sa.Column("role", sa.String(16), nullable=False, server_default="champion"),
-    # Up to three indicators that lower the predicted grade most (JSON list), or NULL.
-    sa.Column("reasons", JSONType),
+    # Up to three indicators that lower the predicted grade most (JSON list), or NULL. Plain
+    # json, not jsonb, on PostgreSQL: written once per student and run, read back whole, never
+    # queried inside, and jsonb's parse on the way in was a quarter of the reasons' cost.
+    sa.Column("reasons", sa.JSON()),
     sa.CheckConstraint("role IN ('champion', 'shadow')", name="role"),
     sa.Index(None, "start_date_period", "end_date_period", "user_id"),
     sa.Index(None, "model_version"),

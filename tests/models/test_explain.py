@@ -10,11 +10,13 @@ For those students the attribution must name that indicator first, for every mod
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from gradewatch.models.explain import explain, indicator_effects, reasons_text, typical_values
+from gradewatch.models.explain import Reasons, attribute, explain, indicator_effects, reasons_text, typical_values
 from gradewatch.models.training import SearchConfig, train_model
 from gradewatch.synthetic.generator import MODEL, simulate_students
 
@@ -143,6 +145,31 @@ def test_reasons_name_values_typical_values_and_effects_and_never_an_excluded_in
     text = reasons_text(reasons[0])
     assert text.startswith(f"attendance_rate 40 (typical {typical['attendance_rate']:.1f}".replace(".0", ""))
     assert "points (actionable)" in text
+
+
+@pytest.mark.parametrize("family", ["ridge", "hist_gradient_boosting"])
+def test_the_stored_json_is_the_reasons_themselves(semesters, family):
+    """The JSON written without a dict per reason (``Reasons.as_json``) reads back as exactly the
+    dicts of ``as_lists``: numbers, categories, students without reasons, and a missing value
+    (imputed at the typical value by these models, so given here by hand)."""
+    train, scored = semesters
+    model = train_model(train, config=SearchConfig(families=(family,), n_iter=1, cv=3), seed=15)
+    typical = typical_values(model.reference_profile, model.feature_spec, excluded=EXCLUDED)
+    frame = scored.head(3000).reset_index(drop=True)
+    frame.loc[:30, "attendance_rate"] = np.nan
+    frame.loc[31:60, "parental_support"] = "low"
+    frame.loc[61:70, "parental_support"] = None
+    reasons = attribute(model, frame, typical, excluded=EXCLUDED)
+    lists, texts = reasons.as_lists(), reasons.as_json()
+    assert len(texts) == len(lists) == len(frame)
+    assert [json.loads(t) for t in texts] == lists
+    assert any(r == [] for r in lists) and any(len(r) == 3 for r in lists)
+    assert {type(x["value"]) for r in lists for x in r} == {float, str}
+    by_hand = Reasons(3, ("attendance_rate", "parental_support"), (84.0, "medium"), np.array([0, 0, 2]),
+                      np.array([1, 0, 0]), ['low "quoted"', None, 61.5], [-3.25, -0.1, -7.0])
+    assert [json.loads(t) for t in by_hand.as_json()] == by_hand.as_lists()
+    assert by_hand.as_lists()[0][1] == {"feature": "attendance_rate", "value": None, "typical": 84.0,
+                                        "effect": -0.1, "actionable": True}
 
 
 def test_reason_text_is_plain_words():

@@ -60,7 +60,7 @@ def test_a_loaded_model_explains_its_predictions(engine: Engine, models, rows) -
     loaded = registry.load_champion(engine)
     assert typical_values(loaded.model.reference_profile, loaded.model.feature_spec, ("gender",))
     students = rows.assign(attendance_rate=35.0)
-    reasons = explain_model(loaded.model, students, excluded=("gender",))
+    reasons = explain_model(loaded.model, students, excluded=("gender",)).as_lists()
     assert all(r and r[0]["feature"] == "attendance_rate" for r in reasons)
 
 

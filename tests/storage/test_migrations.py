@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from gradewatch.semesters import Period
+from gradewatch.storage import make_engine
+from gradewatch.storage.migrate import alembic_config, upgrade
 from gradewatch.storage.partitions import is_partition_name
-from gradewatch.storage.tables import metadata
+from gradewatch.storage.tables import grade_predictions, metadata
+from tests.support.databases import scratch_postgres
+
+SPRING = Period(date(2026, 1, 12), date(2026, 6, 30))
 
 
 def test_migrations_match_the_declared_tables(engine) -> None:
@@ -18,3 +32,49 @@ def test_migrations_match_the_declared_tables(engine) -> None:
         })
         differences = compare_metadata(context, metadata)
     assert differences == []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def unmigrated_url(request, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    with scratch_postgres() as url:
+        yield url
+
+
+def test_migration_0004_keeps_every_prediction_and_its_reasons(unmigrated_url: str) -> None:
+    """reasons jsonb -> json (PostgreSQL): the stored documents read back the same, both ways."""
+    upgrade(unmigrated_url, "0002")  # the reasons arrived in 0002, as jsonb; 0003 partitions them
+    engine = make_engine(unmigrated_url)
+    reasons = [[{"feature": "attendance_rate", "value": 61.0, "typical": 84.0, "effect": -7.5,
+                 "actionable": True}], [], None]
+    try:
+        # Written as 0002's table takes them (the code's COPY writes the types of the head).
+        with engine.begin() as conn:
+            for user_id, why in zip(("s1", "s2", "s3"), reasons, strict=True):
+                conn.execute(sa.text(
+                    "INSERT INTO grade_predictions (user_id, start_date_period, end_date_period, model_version,"
+                    " predicted_grade, interval_lower, interval_upper, probability_below_pass, at_risk,"
+                    " predicted_at, role, reasons) VALUES (:user_id, :start, :end, 'v1', 50, 40, 90, 0.5, true,"
+                    " :at, 'champion', :reasons)"),
+                    {"user_id": user_id, "start": SPRING.start, "end": SPRING.end,
+                     "at": datetime(2026, 3, 1, tzinfo=UTC), "reasons": None if why is None else json.dumps(why)})
+
+        def stored() -> list:
+            with engine.connect() as conn:
+                return list(conn.execute(sa.select(grade_predictions.c.reasons)
+                                         .order_by(grade_predictions.c.user_id)).scalars())
+
+        assert stored() == reasons
+        upgrade(unmigrated_url, "0004")  # through 0003's partitioning
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql(
+                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attname = 'reasons' "
+                    "AND attrelid = 'grade_predictions'::regclass").scalar_one() == "json"
+        assert stored() == reasons
+        command.downgrade(alembic_config(unmigrated_url), "0003")
+        assert stored() == reasons
+    finally:
+        engine.dispose()

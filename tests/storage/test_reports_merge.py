@@ -8,6 +8,7 @@ students appeared meanwhile. Every path must store exactly what the other paths 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -233,3 +234,45 @@ def test_waiting_longer_than_the_limit_is_refused_and_stores_nothing(engine) -> 
                 conn, PERIOD, frame.assign(previous_grade=99.0), NOW), wait_seconds=1)
         holder.rollback()
     assert stored(engine) == before
+
+
+def test_writers_of_one_process_queue_in_turn_and_give_up_at_the_limit(engine) -> None:
+    """Two bounded waits from two threads (the web app's): the second queues behind the first
+    (in this process's queue of writers on SQLite, at the row lock on PostgreSQL), is refused
+    with StorageBusy when the first outlasts its limit, stores nothing, and the next one in line
+    stores once the first has committed."""
+    frame = awkward_frame()
+    merge(engine, frame)
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(conn):
+        counts = upsert_reports(conn, PERIOD, frame.assign(previous_grade=1.0), NOW)
+        inside.set()
+        assert release.wait(60)
+        return counts
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(run_in_transaction, engine, slow, wait_seconds=60)
+        assert inside.wait(60)
+        begun: list[object] = []
+
+        def on_begin(conn) -> None:
+            begun.append(conn)
+
+        sa.event.listen(engine, "begin", on_begin)
+        with pytest.raises(StorageBusy, match="send it again"):
+            run_in_transaction(engine, lambda conn: upsert_reports(
+                conn, PERIOD, frame.assign(previous_grade=99.0), NOW), wait_seconds=0.5)
+        sa.event.remove(engine, "begin", on_begin)
+        if engine.dialect.name == "sqlite":
+            # It waited in the queue, never polling SQLite's lock (whose busy handler sleeps up
+            # to 100 ms between tries, and so hands over late).
+            assert begun == []
+        later = pool.submit(run_in_transaction, engine, lambda conn: upsert_reports(
+            conn, PERIOD, frame.assign(previous_grade=2.0), NOW), wait_seconds=60)
+        time.sleep(0.3)
+        assert not later.done()
+        release.set()
+        assert first.result(timeout=60) == MergeCounts(0, len(frame), 0)
+        assert later.result(timeout=60) == MergeCounts(0, len(frame), 0)
+    assert {v["previous_grade"] for v in stored(engine).values()} == {2.0}
