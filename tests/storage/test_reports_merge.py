@@ -254,20 +254,20 @@ def test_writers_of_one_process_queue_in_turn_and_give_up_at_the_limit(engine) -
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(run_in_transaction, engine, slow, wait_seconds=60)
         assert inside.wait(60)
-        begun: list[object] = []
+        sent: list[str] = []
 
-        def on_begin(conn) -> None:
-            begun.append(conn)
+        def on_statement(_conn, _cursor, statement, *_args) -> None:
+            sent.append(statement)
 
-        sa.event.listen(engine, "begin", on_begin)
+        sa.event.listen(engine, "before_cursor_execute", on_statement)
         with pytest.raises(StorageBusy, match="send it again"):
             run_in_transaction(engine, lambda conn: upsert_reports(
                 conn, PERIOD, frame.assign(previous_grade=99.0), NOW), wait_seconds=0.5)
-        sa.event.remove(engine, "begin", on_begin)
+        sa.event.remove(engine, "before_cursor_execute", on_statement)
         if engine.dialect.name == "sqlite":
             # It waited in the queue, never polling SQLite's lock (whose busy handler sleeps up
-            # to 100 ms between tries, and so hands over late).
-            assert begun == []
+            # to 100 ms between tries, and so hands over late): not even its BEGIN was sent.
+            assert sent == []
         later = pool.submit(run_in_transaction, engine, lambda conn: upsert_reports(
             conn, PERIOD, frame.assign(previous_grade=2.0), NOW), wait_seconds=60)
         time.sleep(0.3)
