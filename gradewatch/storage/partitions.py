@@ -18,7 +18,7 @@ deletes the semester's rows.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -39,9 +39,10 @@ def partition_name(table: sa.Table, period: Period) -> str:
 
 
 def _bounds(period: Period) -> str:
-    after = period.end + timedelta(days=1)
+    # The day after the end, or MAXVALUE for a semester ending on the calendar's last day.
+    after = "MAXVALUE" if period.end == date.max else f"'{(period.end + timedelta(days=1)).isoformat()}'"
     return f"FROM ('{period.start.isoformat()}', '{period.end.isoformat()}') TO ('{period.start.isoformat()}', " \
-           f"'{after.isoformat()}')"
+           f"{after})"
 
 
 def is_partitioned(conn: Connection) -> bool:

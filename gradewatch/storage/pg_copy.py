@@ -157,10 +157,10 @@ def _encode(column: sa.Column, values: pd.Series) -> _Encoded:
                  - _POSTGRES_EPOCH).astype(np.int64)
         return _fixed(present, since.astype(">i8").view(np.uint8), 8)
     if isinstance(kind, sa.Date):
-        days = pd.to_datetime(values)
-        present = days.notna().to_numpy()
-        since = (days[present].to_numpy().astype("datetime64[D]")
-                 - _POSTGRES_EPOCH.astype("datetime64[D]")).astype(np.int64)
+        # Straight to days: pandas' nanosecond timestamps end in 2262, a semester may not.
+        days = np.array([None if pd.isna(v) else v for v in values.tolist()], dtype="datetime64[D]")
+        present = ~np.isnat(days)
+        since = (days[present] - _POSTGRES_EPOCH.astype("datetime64[D]")).astype(np.int64)
         return _fixed(present, since.astype(">i4").view(np.uint8), 4)
     if isinstance(kind, sa.JSON | sa.String):
         prefix = b"\x01" if isinstance(kind, postgresql.JSONB) else b""

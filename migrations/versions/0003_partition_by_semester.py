@@ -77,9 +77,10 @@ def _rebuild(table: str, partitioned: bool) -> None:
         semesters = op.get_bind().exec_driver_sql(
             f"SELECT DISTINCT start_date_period, end_date_period FROM {old}").all()
         for start, end in semesters:
-            after = end + timedelta(days=1)
+            # The day after the end, or MAXVALUE for a semester ending on the calendar's last day.
+            after = "MAXVALUE" if end == date.max else f"'{end + timedelta(days=1)}'"
             op.execute(f"CREATE TABLE {_partition_name(table, start, end)} PARTITION OF {table} "
-                       f"FOR VALUES FROM ('{start}', '{end}') TO ('{start}', '{after}')")
+                       f"FOR VALUES FROM ('{start}', '{end}') TO ('{start}', {after})")
     op.execute(f"INSERT INTO {table} SELECT * FROM {old}")
     op.execute(f"DROP TABLE {old}")
     op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id")

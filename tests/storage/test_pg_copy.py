@@ -40,7 +40,8 @@ def frame(n: int) -> pd.DataFrame:
     counts[7] = pd.NA
     flags = pd.array(rng.random(n) > 0.5, dtype="boolean")
     flags[8] = pd.NA
-    days = pd.Series([date(1999, 12, 31), date(2000, 1, 1), date(2026, 6, 30)] * (n // 3 + 1))[:n]
+    days = pd.Series([date(1999, 12, 31), date(2000, 1, 1), date(2026, 6, 30), date(9999, 12, 31),
+                      date(1, 1, 1)] * (n // 5 + 1))[:n]  # beyond pandas' timestamps, both ways
     days[9] = None
     moments = pd.Series([datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC),
                          datetime(1998, 7, 4, tzinfo=UTC)] * (n // 2 + 1))[:n]

@@ -272,3 +272,17 @@ def test_an_upload_waiting_past_the_limit_gets_503_saying_to_retry(settings, eng
     with engine.connect() as conn:
         assert conn.execute(sa.select(student_reports.c.previous_grade).where(
             student_reports.c.previous_grade.in_([1.0, 2.0]))).first() is None
+
+
+@pytest.mark.parametrize("period", [{"start_date_period": "9999-01-04", "end_date_period": "9999-12-31"},
+                                    {"start_date_period": "0001-01-01", "end_date_period": "0001-06-30"}])
+def test_a_semester_at_the_ends_of_the_calendar_is_stored(client, engine, upload_token, period) -> None:
+    """Dates beyond pandas' timestamps (1677-2262) are valid semesters: found by schemathesis,
+    a 500 when the first upload's bulk write went through pandas' nanosecond timestamps."""
+    rows = student_rows(5)
+    response = upload(client, upload_token, to_csv(rows), period)
+    assert response.status_code == 200, response.json
+    assert response.json["inserted"] == 5
+    with engine.connect() as conn:
+        ends = set(conn.execute(sa.select(student_reports.c.end_date_period)).scalars())
+    assert {d.isoformat() for d in ends} == {period["end_date_period"]}
