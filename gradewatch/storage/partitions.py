@@ -35,7 +35,8 @@ _CREATED_MEANWHILE = {"42P07", "23505"}
 
 
 def partition_name(table: sa.Table, period: Period) -> str:
-    return f"{table.name}_{period.start:%Y%m%d}_{period.end:%Y%m%d}"
+    # isoformat, not %Y: strftime writes the year 1 as "1", and the name must have 8 digits.
+    return f"{table.name}_{period.start.isoformat().replace('-', '')}_{period.end.isoformat().replace('-', '')}"
 
 
 def _bounds(period: Period) -> str:

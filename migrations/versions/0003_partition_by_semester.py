@@ -45,7 +45,8 @@ TABLES = {
 
 
 def _partition_name(table: str, start: date, end: date) -> str:
-    return f"{table}_{start:%Y%m%d}_{end:%Y%m%d}"  # as gradewatch.storage.partitions names them
+    # as gradewatch.storage.partitions names them (isoformat: 8 digits, the year 1 too)
+    return f"{table}_{start.isoformat().replace('-', '')}_{end.isoformat().replace('-', '')}"
 
 
 def _drop_keys(old: str, table: str, spec: dict) -> None:
