@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -18,7 +15,6 @@ from gradewatch.storage import make_engine
 from gradewatch.storage.migrate import alembic_config, upgrade
 from gradewatch.storage.partitions import is_partition_name
 from gradewatch.storage.tables import grade_predictions, metadata
-from tests.support.databases import scratch_postgres
 
 SPRING = Period(date(2026, 1, 12), date(2026, 6, 30))
 
@@ -32,15 +28,6 @@ def test_migrations_match_the_declared_tables(engine) -> None:
         })
         differences = compare_metadata(context, metadata)
     assert differences == []
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def unmigrated_url(request, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    with scratch_postgres() as url:
-        yield url
 
 
 def test_migration_0004_keeps_every_prediction_and_its_reasons(unmigrated_url: str) -> None:

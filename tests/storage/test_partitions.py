@@ -6,7 +6,6 @@ SQLite keeps single tables: the same calls work there and the migration is a no-
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,7 +18,6 @@ from gradewatch.storage.migrate import upgrade
 from gradewatch.storage.partitions import drop_semester, partition_name
 from gradewatch.storage.reports import MergeCounts, upsert_reports
 from gradewatch.storage.tables import cleaned_features, grade_predictions, student_reports
-from tests.support.databases import scratch_postgres
 
 SPRING = Period(date(2026, 1, 12), date(2026, 6, 30))
 AUTUMN = Period(date(2026, 9, 1), date(2026, 12, 18))
@@ -68,15 +66,6 @@ def _store_at_0002(engine) -> None:
                 conn.execute(grade_predictions.insert().values(
                     **key, model_version="v1", predicted_grade=61.0, interval_lower=50.0,
                     interval_upper=70.0, probability_below_pass=0.4, at_risk=True, predicted_at=NOW))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def unmigrated_url(request, tmp_path: Path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    with scratch_postgres() as url:
-        yield url
 
 
 def test_migration_0003_converts_a_database_holding_data(unmigrated_url: str) -> None:
