@@ -25,6 +25,11 @@ runs      for each size in ``--run-rows`` (PostgreSQL): a champion is seeded, th
           predict -> estimate) is executed through Dagster; then the same semester is uploaded
           again with its final grades and ``evaluation_job`` is executed (performance, drift,
           training set, retraining decision and, if it decides so, training).
+inbox     an export of ``--inbox-megabytes`` MB (the indicators plus the identifying columns an
+          export carries, which intake drops) dropped into ``GRADEWATCH_INBOX_DIR``, on both
+          backends: every ``csv_inbox_sensor`` tick until it requests the file's run, then that
+          ``inbox_ingest_job`` run executed through Dagster; the first export of a semester, then
+          the same export with every row changed; each run's receipt is checked.
 
 Every figure is a median over ``--repeat`` rounds (fewer where a flag says so), printed with the
 load average when it was measured; the results go to ``--json`` and the plot to ``--plot``.
@@ -78,6 +83,7 @@ from gradewatch.synthetic.config import GeneratorConfig
 from gradewatch.synthetic.generator import generate as generate_semesters
 from gradewatch.synthetic.generator import semester_periods
 from gradewatch_assets.definitions import build_definitions
+from gradewatch_assets.inbox import csv_inbox_sensor
 from gradewatch_assets.resources import GradewatchResource
 from gradewatch_assets.sensors import final_grades_sensor, semester_sensor
 from tests.support.server import running_server
@@ -417,6 +423,94 @@ def bench_runs(sizes: list[int], repeat: int, admin_url: str) -> None:
             record(evaluation)
 
 
+# --- a big export in the inbox ------------------------------------------------------------------
+
+SENSOR_TIMEOUT_SECONDS = 60  # Dagster's default for one sensor evaluation
+FIRST_NAMES = np.array(["Ana", "Bram", "Chloe", "Dmitri", "Esra", "Femi", "Giulia", "Hamid", "Ines", "Jonas"])
+LAST_NAMES = np.array(["Okafor", "Lindqvist", "Moreau", "Tanaka", "Novak", "Haddad", "Silva", "Kowalski"])
+
+
+def with_identity(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The export as a student information system writes it: the indicators plus identifying
+    columns that intake drops at the header (names, e-mail, phone, address)."""
+    rng = np.random.default_rng(seed)
+    n = len(frame)
+    first, last = rng.choice(FIRST_NAMES, n), rng.choice(LAST_NAMES, n)
+    number = np.arange(n).astype(str)
+    email = np.char.add(np.char.add(np.char.add(np.char.lower(first), "."), np.char.lower(last)),
+                        np.char.add(number, "@pupils.example.org"))
+    identity = pd.DataFrame({"first_name": first, "last_name": last, "email": email,
+                             "phone": np.char.add("+44 7700 ", rng.integers(100000, 999999, n).astype(str)),
+                             "street_address": np.char.add(rng.integers(1, 300, n).astype(str), " Harbour Road")})
+    return pd.concat([frame.iloc[:, :1], identity, frame.iloc[:, 1:]], axis=1)
+
+
+def export_of_size(megabytes: float, seed: int) -> tuple[int, pd.DataFrame]:
+    """An export of about ``megabytes`` MB (10^6 bytes) of CSV, and its number of students."""
+    sample = with_identity(generate_uploads(10_000, seed), seed)
+    per_row = len(sample.to_csv(index=False).encode()) / len(sample)
+    rows = int(megabytes * 1e6 / per_row)
+    return rows, with_identity(generate_uploads(rows, seed), seed)
+
+
+def launch(job: dg.JobDefinition, instance: dg.DagsterInstance, request: dg.RunRequest,
+           ) -> tuple[dg.ExecuteInProcessResult, float]:
+    """The run a sensor requested, executed as the daemon would launch it (its config and tags)."""
+    return timed(lambda: job.execute_in_process(run_config={**request.run_config, **QUIET}, instance=instance,
+                                                tags={**request.tags, "dagster/run_key": request.run_key}))
+
+
+def bench_inbox(backends: list[str], megabytes: float, repeat: int, admin_url: str) -> None:
+    """A ``megabytes`` MB export dropped into the inbox: the sensor's ticks, then its run.
+
+    Per backend and round, on a new semester of one scratch database: the first export, then
+    the same export with every row changed (the fortnightly re-upload). Each is dropped into
+    ``GRADEWATCH_INBOX_DIR``; ``csv_inbox_sensor`` is evaluated on a real Dagster instance until
+    it requests the file's run (a first look notes the file, the next claims it), each tick
+    timed; the requested ``inbox_ingest_job`` run is executed through Dagster and timed.
+    """
+    rows, frame = export_of_size(megabytes, seed=16)
+    exports = {"first export": frame.to_csv(index=False).encode(),
+               "changed re-export": changed(frame, 1).to_csv(index=False).encode()}
+    print(f"    {rows:,} students, {len(exports['first export']) / 1e6:.1f} MB per export", flush=True)
+    for backend in backends:
+        with database(backend, admin_url) as url, tempfile.TemporaryDirectory(prefix="gw_inbox_") as folder:
+            inbox = Path(folder)
+            os.environ["GRADEWATCH_INBOX_DIR"] = str(inbox)
+            resource = GradewatchResource(database_url=url)
+            job = build_definitions(resource).resolve_job_def("inbox_ingest_job")
+            ticks = {name: Figure("inbox", f"sensor tick, {name}", backend, rows) for name in exports}
+            runs = {name: Figure("inbox", f"ingest run, {name}", backend, rows) for name in exports}
+            for round_ in range(repeat):
+                period = period_of(round_)
+                with dg.instance_for_test() as instance:
+                    cursor = None
+                    for name, payload in exports.items():
+                        (inbox / f"{period.key}_export.csv").write_bytes(payload)
+                        requests_made: list[dg.RunRequest] = []
+                        for _ in range(3):  # note, claim (and one spare)
+                            result, seconds = evaluate(csv_inbox_sensor, instance, {"gradewatch": resource},
+                                                       cursor)
+                            cursor = result.cursor
+                            ticks[name].seconds.append(seconds)
+                            ticks[name].loads.append(load())
+                            if requests_made := list(result.run_requests or []):
+                                break
+                        [request] = requests_made
+                        outcome, seconds = launch(job, instance, request)
+                        assert outcome.success, f"{name}: the inbox run failed"
+                        [output] = [e for e in outcome.all_events if e.is_successful_output]
+                        receipt = {k: v.value for k, v in output.step_output_data.metadata.items()}
+                        expect = "inserted" if name == "first export" else "updated"
+                        assert receipt["status"] == "ingested" and receipt[expect] == rows, receipt
+                        runs[name].seconds.append(seconds)
+                        runs[name].loads.append(load())
+            for figure in (*ticks.values(), *runs.values()):
+                figure.note = f"sensor timeout {SENSOR_TIMEOUT_SECONDS} s" if "tick" in figure.what else ""
+                record(figure)
+            os.environ.pop("GRADEWATCH_INBOX_DIR", None)
+
+
 # --- plot ---------------------------------------------------------------------------------------
 
 
@@ -473,8 +567,8 @@ def plot(path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10k and 100k rows; 10 and 100 semesters")
-    parser.add_argument("--only", nargs="+", choices=("uploads", "concurrent", "sensors", "runs"),
-                        default=["uploads", "concurrent", "sensors", "runs"])
+    parser.add_argument("--only", nargs="+", choices=("uploads", "concurrent", "sensors", "runs", "inbox"),
+                        default=["uploads", "concurrent", "sensors", "runs", "inbox"])
     parser.add_argument("--backends", nargs="+", choices=("postgresql", "sqlite"), default=["postgresql", "sqlite"])
     parser.add_argument("--rows", nargs="+", type=int, help="rows per semester for the uploads "
                                                               "(default 10k 30k 100k 1M)")
@@ -487,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-repeat", type=int, help="rounds per run figure (default --repeat)")
     parser.add_argument("--ticks", type=int, default=5, help="sensor evaluations per figure")
     parser.add_argument("--concurrent", type=int, default=8)
+    parser.add_argument("--inbox-megabytes", type=float, default=100, help="size of the inbox export")
     parser.add_argument("--concurrent-rows", type=int, default=30_000)
     parser.add_argument("--postgres-admin-url", default=ADMIN_URL)
     parser.add_argument("--json", default="/tmp/gradewatch_scale.json", help="where the figures go (not committed)")
@@ -513,6 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         "concurrent": lambda: bench_concurrent(args.concurrent, args.concurrent_rows, args.postgres_admin_url),
         "sensors": lambda: bench_sensors(semesters, args.rows_per_semester, args.ticks, args.postgres_admin_url),
         "runs": lambda: bench_runs(run_rows, args.run_repeat or args.repeat, args.postgres_admin_url),
+        "inbox": lambda: bench_inbox(args.backends, args.inbox_megabytes, args.repeat, args.postgres_admin_url),
     }
     try:
         for name in args.only if not args.from_json or args.run_sections else []:

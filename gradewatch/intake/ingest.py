@@ -20,7 +20,7 @@ from gradewatch.intake.reader import ROW, CsvRejected, ParsedCsv, RowError, read
 from gradewatch.monitoring import summaries
 from gradewatch.semesters import Period, PeriodError
 from gradewatch.settings import Settings
-from gradewatch.storage.db import run_in_transaction, utcnow
+from gradewatch.storage.db import StorageBusy, run_in_transaction, utcnow, writer_turn
 from gradewatch.storage.reports import MergeCounts, update_final_grades, upsert_reports
 from gradewatch.storage.semesters import lock_semester, record_semester_change
 from gradewatch.storage.uploads import already_ingested, record_upload
@@ -109,6 +109,16 @@ def ingest_csv(
     :class:`AlreadyIngested`; the check runs inside the transaction, under the semester's lock,
     so two attempts at the same file (a retried sensor, a re-run) cannot both store it.
     """
+    with writer_turn(engine, wait_seconds) as wait_left:  # SQLite: after this process's earlier writers
+        try:
+            return _ingest(engine, raw, period, source=source, token_name=token_name, once=once,
+                           user_id_pattern=user_id_pattern, wait_seconds=wait_left)
+        except StorageBusy:
+            raise StorageBusy(wait_seconds) from None  # the whole wait, as the registrar set it
+
+
+def _ingest(engine: Engine, raw: bytes, period: Period, *, source: str, token_name: str | None, once: bool,
+            user_id_pattern: str, wait_seconds: float) -> IngestResult:
     try:
         parsed = read_csv_bytes(raw, user_id_pattern)
     except CsvRejected as exc:
