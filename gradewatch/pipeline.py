@@ -186,10 +186,15 @@ def predict_semester(engine: Engine, period: Period, settings: Settings,
         return PredictionOutcome(loaded.version, reason="every student already has a final grade")
     predictions = loaded.predict(waiting, settings.pass_mark)
     predictions[schema.USER_ID] = waiting[schema.USER_ID].to_numpy()
-    if with_reasons:  # off only to measure what reasons cost (bench/reasons_cost.py)
-        predictions["reasons"] = explain_model(loaded.model, waiting, excluded=settings.model_excluded_features,
-                                               baseline=predictions["predicted_grade"].to_numpy()).as_json()
-    record_predictions(engine, period, predictions, loaded.version, utcnow())
+
+    def reasons() -> list[str]:
+        return explain_model(loaded.model, waiting, excluded=settings.model_excluded_features,
+                             baseline=predictions["predicted_grade"].to_numpy()).as_json()
+
+    # On PostgreSQL the reasons are computed while the server updates the reports. Without
+    # them only to measure what they cost (bench/reasons_cost.py).
+    record_predictions(engine, period, predictions, loaded.version, utcnow(),
+                       reasons=reasons if with_reasons else None)
     at_risk = int(predictions["at_risk"].sum())
     tiers = tier_counts(predictions["probability_below_pass"], settings.risk_tiers)
     summaries.emit(summaries.PREDICTION, summaries.prediction_summary(

@@ -7,6 +7,8 @@ and the latest prediction on each student's report, so the report never mixes tw
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pandas as pd
@@ -43,25 +45,51 @@ ROLES = ("champion", "shadow")
 
 def record_predictions(
     engine: Engine, period: Period, predictions: pd.DataFrame, model_version: str, predicted_at: datetime,
-    *, role: str = "champion",
+    *, role: str = "champion", reasons: Callable[[], Sequence[object]] | None = None,
 ) -> int:
     """Store one prediction run for ``period``; returns the number of students predicted.
 
     A ``shadow`` run (the kept challenger, scored beside the champion) writes history rows only:
-    the students' reports keep showing the champion's prediction. An optional ``reasons``
-    column goes to ``grade_predictions.reasons``: per student a list of reason dicts, or that
-    list already as JSON text (``explain.Reasons.as_json``, which skips a ``json.dumps`` per
-    student on the hot path).
+    the students' reports keep showing the champion's prediction. The students' reasons go to
+    ``grade_predictions.reasons``: per student a list of reason dicts, or that list already as
+    JSON text (``explain.Reasons.as_json``, which skips a ``json.dumps`` per student on the hot
+    path), given as a ``reasons`` column of ``predictions`` or computed by the callable
+    ``reasons``. If computing them fails, nothing is stored.
+
+    On PostgreSQL the callable runs in a thread of its own while the server updates the
+    reports, and the history rows wait for it in the same transaction: the attribution (this
+    process's CPU) overlaps the UPDATE (the server's). On SQLite the database work runs in this
+    process, on the same cores and under the same GIL: overlapping them measured slower, and
+    the write lock would wait for the attribution; the callable runs before the transaction.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
         raise ValueError(f"predictions lack columns {missing}")
-    reasons = ([_json(why) for why in predictions["reasons"].tolist()] if "reasons" in predictions.columns
-               else [None] * len(predictions))
+    if reasons is not None and is_postgres(engine):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reasons") as pool:
+            return _record(engine, period, predictions, model_version, predicted_at, role,
+                           pool.submit(reasons).result)
+    if reasons is not None:
+        computed = reasons()
+        return _record(engine, period, predictions, model_version, predicted_at, role, lambda: computed)
+    given = predictions["reasons"].tolist() if "reasons" in predictions.columns else [None] * len(predictions)
+    return _record(engine, period, predictions, model_version, predicted_at, role, lambda: given)
 
-    def as_rows() -> list[dict]:
+
+def _record(engine: Engine, period: Period, predictions: pd.DataFrame, model_version: str,
+            predicted_at: datetime, role: str, reasons: Callable[[], Sequence[object]]) -> int:
+    """:func:`record_predictions` once the reasons' source is known; ``reasons`` is called
+    after the reports are updated."""
+
+    def reasons_json() -> list[str | None]:
+        given = reasons()
+        if len(given) != len(predictions):
+            raise ValueError(f"{len(given)} students' reasons for {len(predictions)} predictions")
+        return [_json(why) for why in given]
+
+    def as_rows(reasons: list[str | None]) -> list[dict]:
         return [
             {
                 "start_date_period": period.start,
@@ -85,37 +113,37 @@ def record_predictions(
         if predictions.empty:
             return 0
         ensure_semester_partitions(conn, period, (grade_predictions,))
+        # The reports first: the reasons (``reasons_json``) may still be being computed.
         if role == "champion" and is_postgres(conn):
-            # COPY of a frame, then one UPDATE ... FROM: no statement, and no dict, per student.
-            copy_frame(conn, grade_predictions, _history_frame(predictions, reasons), constants={
+            # One UPDATE ... FROM, then COPY of a frame: no statement, and no dict, per student.
+            _update_reports_at_once(conn, period, predictions, predicted_at)
+            copy_frame(conn, grade_predictions, _history_frame(predictions, reasons_json()), constants={
                 "start_date_period": period.start, "end_date_period": period.end,
                 "model_version": model_version, "predicted_at": predicted_at, "role": role})
             analyze_semester(conn, grade_predictions, period)  # joined with the reports at evaluation
-            _update_reports_at_once(conn, period, predictions, predicted_at)
             return len(predictions)
-        rows = as_rows()
+        if role == "champion":
+            t = student_reports
+            conn.execute(
+                t.update()
+                .where(
+                    t.c.user_id == sa.bindparam("b_user_id"),
+                    in_semester(t, period),
+                )
+                .values(
+                    prediction_final_grade=sa.bindparam("b_grade"),
+                    prediction_report_date=sa.bindparam("b_at"),
+                ),
+                [{"b_user_id": str(user_id), "b_grade": float(grade), "b_at": predicted_at}
+                 for user_id, grade in zip(predictions["user_id"].tolist(),
+                                           predictions["predicted_grade"].tolist(), strict=True)],
+            )
         # The reasons are JSON text already: bound as text (the JSON type would encode them
         # again), cast to json where the column is typed (PostgreSQL; SQLite stores the text).
         text = sa.bindparam("b_reasons", type_=sa.Text())
         reasons_value = sa.cast(text, grade_predictions.c.reasons.type) if is_postgres(conn) else text
-        conn.execute(grade_predictions.insert().values(reasons=reasons_value), rows)
-        if role == "shadow":
-            return len(rows)
-        t = student_reports
-        conn.execute(
-            t.update()
-            .where(
-                t.c.user_id == sa.bindparam("b_user_id"),
-                in_semester(t, period),
-            )
-            .values(
-                prediction_final_grade=sa.bindparam("b_grade"),
-                prediction_report_date=sa.bindparam("b_at"),
-            ),
-            [{"b_user_id": r["user_id"], "b_grade": r["predicted_grade"], "b_at": predicted_at}
-             for r in rows],
-        )
-        return len(rows)
+        conn.execute(grade_predictions.insert().values(reasons=reasons_value), as_rows(reasons_json()))
+        return len(predictions)
 
     return run_in_transaction(engine, write)
 
