@@ -8,41 +8,26 @@ reads the file at once.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from gradewatch.intake.ingest import UploadRejected, ingest_csv
-from gradewatch.storage.db import StorageBusy, run_in_transaction, utcnow
+from gradewatch.storage.db import StorageBusy, utcnow
 from gradewatch.storage.reports import upsert_reports
+from tests.support.databases import writer_inside_its_transaction
 from tests.support.semesters import S1, S2, semester_frame
 
 NOT_A_REPORT = b"student,grade\nx1,12\n"  # refused at its header, before anything is stored
 
 
 def test_an_upload_reads_its_file_in_its_turn_on_sqlite_at_once_on_postgresql(engine) -> None:
-    frame = semester_frame(S1, 10)
-    inside, release = threading.Event(), threading.Event()
-
-    def writing(conn):  # another upload of this process, inside its transaction
-        counts = upsert_reports(conn, S1, frame.drop(columns=["final_grade"]), utcnow())
-        inside.set()
-        assert release.wait(60)
-        return counts
-
-    with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(run_in_transaction, engine, writing, wait_seconds=60)
-        assert inside.wait(60)
-        try:
-            if engine.dialect.name == "sqlite":
-                with pytest.raises(StorageBusy, match=r"after 0\.5 s of waiting"):
-                    ingest_csv(engine, NOT_A_REPORT, S2, source="api", wait_seconds=0.5)
-            else:
-                with pytest.raises(UploadRejected, match="None of the columns is one GradeWatch knows"):
-                    ingest_csv(engine, NOT_A_REPORT, S2, source="api", wait_seconds=0.5)
-        finally:
-            release.set()
-        assert first.result(timeout=60).inserted == 10
+    frame = semester_frame(S1, 10).drop(columns=["final_grade"])
+    with writer_inside_its_transaction(engine, lambda conn: upsert_reports(conn, S1, frame, utcnow())) as first:
+        if engine.dialect.name == "sqlite":
+            with pytest.raises(StorageBusy, match=r"after 0\.5 s of waiting"):
+                ingest_csv(engine, NOT_A_REPORT, S2, source="api", wait_seconds=0.5)
+        else:
+            with pytest.raises(UploadRejected, match="None of the columns is one GradeWatch knows"):
+                ingest_csv(engine, NOT_A_REPORT, S2, source="api", wait_seconds=0.5)
+    assert first.result(timeout=60).inserted == 10
     with pytest.raises(UploadRejected, match="None of the columns is one GradeWatch knows"):  # its turn came
         ingest_csv(engine, NOT_A_REPORT, S2, source="api", wait_seconds=0.5)

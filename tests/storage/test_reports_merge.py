@@ -8,7 +8,6 @@ students appeared meanwhile. Every path must store exactly what the other paths 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -23,6 +22,7 @@ from gradewatch.storage import reports
 from gradewatch.storage.db import StorageBusy, run_in_transaction
 from gradewatch.storage.reports import MergeCounts, update_final_grades, upsert_reports
 from gradewatch.storage.tables import student_reports
+from tests.support.databases import writer_inside_its_transaction
 
 PERIOD = Period(date(2026, 1, 12), date(2026, 6, 30))
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -243,17 +243,8 @@ def test_writers_of_one_process_queue_in_turn_and_give_up_at_the_limit(engine) -
     stores once the first has committed."""
     frame = awkward_frame()
     merge(engine, frame)
-    inside, release = threading.Event(), threading.Event()
-
-    def slow(conn):
-        counts = upsert_reports(conn, PERIOD, frame.assign(previous_grade=1.0), NOW)
-        inside.set()
-        assert release.wait(60)
-        return counts
-
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(run_in_transaction, engine, slow, wait_seconds=60)
-        assert inside.wait(60)
+    with (ThreadPoolExecutor(1) as pool, writer_inside_its_transaction(
+            engine, lambda conn: upsert_reports(conn, PERIOD, frame.assign(previous_grade=1.0), NOW)) as first):
         sent: list[str] = []
 
         def on_statement(_conn, _cursor, statement, *_args) -> None:
@@ -272,7 +263,7 @@ def test_writers_of_one_process_queue_in_turn_and_give_up_at_the_limit(engine) -
             conn, PERIOD, frame.assign(previous_grade=2.0), NOW), wait_seconds=60)
         time.sleep(0.3)
         assert not later.done()
-        release.set()
-        assert first.result(timeout=60) == MergeCounts(0, len(frame), 0)
-        assert later.result(timeout=60) == MergeCounts(0, len(frame), 0)
+    # The first writer has committed (the block's end released it); the one in line follows.
+    assert first.result(timeout=60) == MergeCounts(0, len(frame), 0)
+    assert later.result(timeout=60) == MergeCounts(0, len(frame), 0)
     assert {v["previous_grade"] for v in stored(engine).values()} == {2.0}

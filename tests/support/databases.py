@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -13,7 +14,29 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from gradewatch.storage import make_engine, metadata
+from gradewatch.storage.db import run_in_transaction
 from gradewatch.storage.migrate import migrations_dir
+
+
+@contextmanager
+def writer_inside_its_transaction(engine: Engine, work: Callable[[sa.Connection], object]) -> Iterator[Future]:
+    """Another writer of this process (a thread, as the web app's): ``work`` done inside its
+    transaction, which stays open until the block ends; yields the writer's future."""
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(conn: sa.Connection) -> object:
+        result = work(conn)
+        inside.set()
+        assert release.wait(60)
+        return result
+
+    with ThreadPoolExecutor(1) as pool:
+        writer = pool.submit(run_in_transaction, engine, hold, wait_seconds=60)
+        assert inside.wait(60)
+        try:
+            yield writer
+        finally:
+            release.set()
 
 
 def waiting_on_a_lock(engine: Engine) -> bool:
