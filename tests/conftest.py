@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from gradewatch.monitoring.alerts import reset_alerts
 from gradewatch.settings import Settings, load_settings
 from gradewatch.storage import make_engine
 from gradewatch.storage.migrate import upgrade
@@ -27,6 +28,19 @@ BACKENDS = ("sqlite", "postgresql")
 
 def _worker_suffix() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(autouse=True)
+def alerts_unconfigured() -> Iterator[None]:
+    """Every test starts and ends with alerts unconfigured (log records only).
+
+    ``configure_alerts`` is process-wide, and its de-duplication window remembers what it sent:
+    left configured by one test, it swallowed another's identical alert (the same model
+    versions, the same message) and ``test_corrupt_champion_falls_back...`` saw no alert.
+    """
+    reset_alerts()
+    yield
+    reset_alerts()
 
 
 @pytest.fixture(scope="session")
