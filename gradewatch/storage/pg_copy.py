@@ -175,7 +175,27 @@ def _fixed(present: np.ndarray, data: np.ndarray, width: int) -> _Encoded:
 def _texts(values: pd.Series, prefix: bytes) -> _Encoded:
     cells = values.to_numpy(dtype=object)
     present = pd.notna(cells)
-    encoded = [prefix + str(cell).encode() for cell in cells[present].tolist()]
+    items = cells[present].tolist()
     lengths = np.full(cells.size, -1, dtype=np.int64)
-    lengths[present] = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    return _Encoded(lengths, np.frombuffer(b"".join(encoded), dtype=np.uint8), None)
+    data = _ascii_back_to_back(items) if not prefix else None
+    if data is None:
+        encoded = [prefix + str(cell).encode() for cell in items]
+        data = b"".join(encoded)
+        lengths[present] = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    else:
+        lengths[present] = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    return _Encoded(lengths, np.frombuffer(data, dtype=np.uint8), None)
+
+
+def _ascii_back_to_back(items: list[object]) -> bytes | None:
+    """All the strings' bytes in one encode, when each character is one byte (ids, categories).
+
+    Then a value's byte length is its length in characters, and one ``join`` and one
+    ``encode`` replace an ``encode`` per value (about 0.3 s per million values). None otherwise.
+    """
+    try:
+        text = "".join(items)
+    except TypeError:  # not all str
+        return None
+    data = text.encode()
+    return data if len(data) == len(text) else None

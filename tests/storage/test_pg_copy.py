@@ -34,6 +34,8 @@ def frame(n: int) -> pd.DataFrame:
     names[1] = "Zoë Ødegård 学生 \"quoted\", comma\\backslash\ttab\nline"
     names[2] = None
     names[3] = ""
+    if n > 10_010:  # the same in a chunk of ASCII text only, which is encoded in one piece
+        names[10_005], names[10_006], names[10_007] = None, "", "line\nbreak, \"quoted\""
     scores = rng.normal(60, 15, n)
     scores[4], scores[5], scores[6] = np.nan, np.inf, -0.0
     counts = pd.array(rng.integers(-5, 40, n), dtype="Int64")

@@ -32,8 +32,9 @@ def has_short_rows(raw: bytes, layout: Layout) -> bool:
     lone = returns[(after >= data.size) | (data[np.minimum(after, data.size - 1)] != ord("\n"))]
     # Both are sorted already; union1d would sort a million line ends again (a second at 1M rows).
     ends = np.union1d(newlines, lone) if lone.size else newlines
-    ends = ends[_outside_quotes(ends, quotes)]
-    delimiters = delimiters[_outside_quotes(delimiters, quotes)]
+    if quotes.size:  # most exports quote nothing
+        ends = ends[_outside_quotes(ends, quotes)]
+        delimiters = delimiters[_outside_quotes(delimiters, quotes)]
     rows = ends.size + 1  # the text after the last line break is a row too (maybe empty)
     cells = np.bincount(np.searchsorted(ends, delimiters), minlength=rows) + 1
     starts = np.concatenate(([0], ends + 1))
