@@ -28,6 +28,10 @@ from gradewatch.storage.db import is_postgres, run_in_transaction
 from gradewatch.storage.tables import cleaned_features, grade_predictions, student_reports
 
 PARTITIONED_TABLES = (student_reports, cleaned_features, grade_predictions)
+# student_reports is updated in place (every re-upload, every prediction run): half of each
+# page stays free, so a row's new version fits on its own page with no new index entry
+# (a HOT update). Migration 0005 has the measurements.
+REPORTS_FILLFACTOR = 50
 _PARTITION_NAME = re.compile(r"[a-z_]+_\d{8}_\d{8}")
 # Another transaction created the same partition first: duplicate table, or the catalog's
 # unique key on type names when both ran at once.
@@ -86,7 +90,11 @@ def ensure_semester_partitions(conn: Connection, period: Period,
         if partition_exists(conn, table, period):
             continue
         _create_once(conn, f"CREATE TABLE {partition_name(table, period)} PARTITION OF {table.name} "
-                           f"FOR VALUES {_bounds(period)}")
+                           f"FOR VALUES {_bounds(period)}{_storage(table)}")
+
+
+def _storage(table: sa.Table) -> str:
+    return f" WITH (fillfactor = {REPORTS_FILLFACTOR})" if table is student_reports else ""
 
 
 def _create_once(conn: Connection, statement: str) -> bool:
@@ -104,7 +112,8 @@ def _create_once(conn: Connection, statement: str) -> bool:
 def create_bare_partition(conn: Connection, table: sa.Table, period: Period) -> str:
     """A table shaped like ``table`` (defaults and checks, no index) to load, then attach."""
     name = partition_name(table, period)
-    conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {table.name} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {table.name} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+                         f"{_storage(table)}")
     return name
 
 

@@ -171,7 +171,7 @@ def _update_reports_at_once(conn: Connection, period: Period, predictions: pd.Da
 
     One UPDATE per student was quadratic right after an upload: with the new semester not yet
     in the table's statistics, the planner estimates one row for the semester and looks each
-    student up through the (start, end, updated_at) index, scanning the whole semester every
+    student up through the semester index, scanning the whole semester every
     time (100k students: about 17 minutes). The join reads the semester once.
     """
     t = student_reports

@@ -1,7 +1,10 @@
 """``student_reports``: the bulk upsert of an upload, grade updates, and report reads.
 
-One upload is ONE transaction, merged with a single INSERT ... ON CONFLICT that locks rows in
-key order so that concurrent uploads to the same semester cannot deadlock one another.
+One upload is ONE transaction, and the uploads of a semester take turns on its version row
+(``lock_semester``). On SQLite the rows merge with one INSERT ... ON CONFLICT, in key order.
+On PostgreSQL one statement joins the staged rows with the stored ones, updates the rows that
+differ through that join and inserts the new ones (see :func:`_merge_changed_rows`); the
+partition keeps room on its pages, so those updates stay on their pages (migration 0005).
 
 On PostgreSQL the rows travel as one array parameter per column (binary ``float8[]`` built
 straight from the numpy columns, the ids as one delimited text) and the merge reads them with
@@ -13,7 +16,7 @@ key refuses the COPY, the savepoint is rolled back and the ON CONFLICT merge run
 On SQLite the rows are staged in a temporary table, keyed by user_id, by a bulk executemany.
 The key matters: without it SQLite's planner (no statistics on a fresh temporary table) ran the
 join that counts existing rows as a loop over the semester's stored rows with a full scan of
-the staged rows inside (EXPLAIN QUERY PLAN: "SEARCH student_reports USING INDEX ix_..._updated_at"
+the staged rows inside (EXPLAIN QUERY PLAN: "SEARCH student_reports USING INDEX" on the semester
 then "SCAN stage_reports"), which made a re-upload quadratic in the semester's size.
 
 An empty cell never erases a value already stored: every value column merges as
@@ -60,6 +63,7 @@ from gradewatch.storage.tables import (
 
 REPORT_VALUE_COLUMNS = (*schema.FEATURES, schema.FINAL_GRADE)
 _STAGE_COLUMNS = (schema.USER_ID, *REPORT_VALUE_COLUMNS)
+MERGE_WORK_MEM = "160MB"  # PostgreSQL: the re-upload's join of staged and stored rows, per upload
 _SQL_TYPES = {
     schema.USER_ID: "TEXT",
     "gender": "TEXT",
@@ -225,43 +229,9 @@ def upsert_reports(
     stage = _stage_rows(conn, "stage_reports", frame, _STAGE_COLUMNS)
     # One set-based statement into the semester's own partition when the table is partitioned.
     t = semester_table(conn, student_reports, period)
-    # Key order: PostgreSQL's "C" collation is byte order, which sorts fastest; every upload
-    # uses the same order, which is all that deadlock avoidance needs.
-    key = stage.c.user_id.collate("C") if is_postgres(conn) else stage.c.user_id
-    select = (
-        sa.select(
-            stage.c.user_id,
-            sa.literal(period.start, sa.Date).label("start_date_period"),
-            sa.literal(period.end, sa.Date).label("end_date_period"),
-            *[stage.c[c] for c in REPORT_VALUE_COLUMNS],
-            sa.literal(now, t.c.created_at.type).label("created_at"),
-            sa.literal(now, t.c.updated_at.type).label("updated_at"),
-        )
-        .where(sa.true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
-        .order_by(key)
-    )
-    insert = _dialect_insert(conn)(t).from_select(
-        ["user_id", "start_date_period", "end_date_period", *REPORT_VALUE_COLUMNS,
-         "created_at", "updated_at"],
-        select,
-    )
-    merged = _kept_when_empty(t, insert.excluded)
-    changed = sa.or_(*[t.c[c].is_distinct_from(v) for c, v in merged.items()])
-    upsert = insert.on_conflict_do_update(
-        index_elements=["user_id", "start_date_period", "end_date_period"],
-        set_={**merged, "updated_at": insert.excluded.updated_at},
-        where=changed,
-    )
     staged = len(frame)
     if is_postgres(conn):
-        # xmax = 0 marks a freshly inserted tuple; an updated one carries the updating xid.
-        returning = upsert.returning(sa.literal_column("(xmax = 0)").label("inserted")).cte("merged")
-        inserted, updated = conn.execute(
-            sa.select(
-                sa.func.count().filter(returning.c.inserted),
-                sa.func.count().filter(sa.not_(returning.c.inserted)),
-            )
-        ).one()
+        inserted, updated = _merge_changed_rows(conn, period, stage, t, now)
         counts = MergeCounts(inserted, updated, staged - inserted - updated)
     else:
         # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so counting first is exact.
@@ -270,9 +240,87 @@ def upsert_reports(
                 sa.or_(*[t.c[c].is_distinct_from(v) for c, v in _kept_when_empty(t, stage.c).items()])))
             .select_from(stage.join(t, _same_student(period, stage)))
         ).one()
-        conn.execute(upsert)
+        conn.execute(_upsert(conn, period, sa.select(stage), t, now))
         counts = MergeCounts(staged - existing, updated, existing - updated)
     return dataclasses.replace(counts, cells_kept=_count_kept_cells(conn, period, frame))
+
+
+def _upsert(conn: Connection, period: Period, rows: sa.Select, t: sa.Table, now: datetime) -> sa.Insert:
+    """``INSERT`` of ``rows`` (user_id and the value columns) ``ON CONFLICT`` merge.
+
+    The rows go in key order: every upload locks rows in the same order, which is all that
+    deadlock avoidance needs (PostgreSQL's "C" collation is byte order, which sorts fastest).
+    """
+    rows = rows.subquery("rows")
+    key = rows.c.user_id.collate("C") if is_postgres(conn) else rows.c.user_id
+    select = sa.select(
+        rows.c.user_id,
+        sa.literal(period.start, sa.Date).label("start_date_period"),
+        sa.literal(period.end, sa.Date).label("end_date_period"),
+        *[rows.c[c] for c in REPORT_VALUE_COLUMNS],
+        sa.literal(now, t.c.created_at.type).label("created_at"),
+        sa.literal(now, t.c.updated_at.type).label("updated_at"),
+    ).where(sa.true()).order_by(key)  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+    insert = _dialect_insert(conn)(t).from_select(
+        ["user_id", "start_date_period", "end_date_period", *REPORT_VALUE_COLUMNS, "created_at", "updated_at"],
+        select,
+    )
+    merged = _kept_when_empty(t, insert.excluded)
+    return insert.on_conflict_do_update(
+        index_elements=["user_id", "start_date_period", "end_date_period"],
+        set_={**merged, "updated_at": insert.excluded.updated_at},
+        where=sa.or_(*[t.c[c].is_distinct_from(v) for c, v in merged.items()]),
+    )
+
+
+def _merge_changed_rows(conn: Connection, period: Period, stage: sa.FromClause, t: sa.Table,
+                        now: datetime) -> tuple[int, int]:
+    """PostgreSQL: merge the staged rows in ONE statement; (inserted, updated).
+
+    One hash join of the staged rows with the semester's stored ones, read in one pass, finds
+    the rows that are new or differ. The differing ones are updated through that join (not by
+    ``ON CONFLICT``, which probes the unique index and tries an insertion per row: 4.8 s of
+    the 7.6 s statement for 1M changed rows); only the new ones are inserted, with
+    ``ON CONFLICT`` for a student stored meanwhile. Unchanged rows cost their share of the
+    join, nothing more: a fortnightly re-upload is mostly unchanged rows.
+
+    The statement sees one snapshot, taken after the semester's lock (``lock_semester``): the
+    uploads of a semester run one after another, every earlier one is in it, and the rows of
+    one upload are never locked by another at the same time (so their order does not matter).
+    """
+    # The join hashes the semester's stored rows in memory, not in 16 batches on disk (about
+    # 120 MB at 1M students; the default 4 MB suits many small queries at once).
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
+    stored = t.alias("stored")
+    differs = sa.or_(*[stored.c[c].is_distinct_from(v) for c, v in _kept_when_empty(stored, stage.c).items()])
+    changed_rows = (
+        sa.select(stage, stored.c.id.label("stored_id"))
+        .select_from(stage.outerjoin(stored, sa.and_(stored.c.user_id == stage.c.user_id,
+                                                     in_semester(stored, period))))
+        .where(sa.or_(stored.c.id.is_(None), differs))
+        .cte("changed_rows")
+    )
+    merged = _kept_when_empty(t, changed_rows.c)
+    updated = (
+        t.update()
+        .where(t.c.id == changed_rows.c.stored_id, in_semester(t, period),
+               # Re-checked against the row as it is when locked (a prediction run may have
+               # written it since the snapshot): only a real change is written and counted.
+               sa.or_(*[t.c[c].is_distinct_from(v) for c, v in merged.items()]))
+        .values({**merged, "updated_at": now})
+        .returning(t.c.id)
+        .cte("updated_rows")
+    )
+    new_rows = sa.select(*[changed_rows.c[c] for c in _STAGE_COLUMNS]).where(changed_rows.c.stored_id.is_(None))
+    # xmax = 0 marks a freshly inserted tuple; one updated by ON CONFLICT carries the updating xid.
+    inserted = (_upsert(conn, period, new_rows, t, now)
+                .returning(sa.literal_column("(xmax = 0)").label("inserted")).cte("inserted_rows"))
+    counts = conn.execute(sa.select(
+        sa.select(sa.func.count()).where(inserted.c.inserted).scalar_subquery(),
+        sa.select(sa.func.count()).where(sa.not_(inserted.c.inserted)).scalar_subquery()
+        + sa.select(sa.func.count()).select_from(updated).scalar_subquery(),
+    )).one()
+    return int(counts[0]), int(counts[1])
 
 
 def _kept_when_empty(t: sa.Table, new: sa.ColumnCollection) -> dict[str, sa.ColumnElement]:

@@ -65,3 +65,47 @@ def test_migration_0004_keeps_every_prediction_and_its_reasons(unmigrated_url: s
         assert stored() == reasons
     finally:
         engine.dispose()
+
+
+def test_migration_0005_keeps_the_reports_and_leaves_room_on_their_pages(unmigrated_url: str) -> None:
+    """The reports' semester index loses updated_at; PostgreSQL partitions get fillfactor 50."""
+    upgrade(unmigrated_url, "0004")
+    engine = make_engine(unmigrated_url)
+    postgres = engine.dialect.name == "postgresql"
+
+    def state() -> tuple[list, set[str], list]:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT user_id, attendance_rate, updated_at FROM student_reports "
+                                        "ORDER BY user_id")).all()
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("student_reports")}
+            options = conn.exec_driver_sql(
+                "SELECT c.reloptions FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'student_reports'::regclass").scalars().all() if postgres else []
+        return [tuple(r) for r in rows], indexes, options
+
+    try:
+        with engine.begin() as conn:
+            if postgres:  # a semester partition holding data, as 0003 and the code of 0004 made it
+                conn.exec_driver_sql(
+                    "CREATE TABLE student_reports_20260112_20260630 PARTITION OF student_reports "
+                    "FOR VALUES FROM ('2026-01-12', '2026-06-30') TO ('2026-01-12', '2026-07-01')")
+            for index, user_id in enumerate(("s1", "s2", "s3")):
+                conn.execute(sa.text(
+                    "INSERT INTO student_reports (user_id, start_date_period, end_date_period, attendance_rate,"
+                    " created_at, updated_at) VALUES (:user_id, :start, :end, :rate, :at, :at)"),
+                    {"user_id": user_id, "start": SPRING.start, "end": SPRING.end, "rate": 80.0 + index,
+                     "at": datetime(2026, 3, 1 + index, tzinfo=UTC)})
+        before, old_indexes, old_options = state()
+        assert len(before) == 3 and "ix_student_reports_start_date_period_end_date_period_updated_at" in old_indexes
+
+        upgrade(unmigrated_url, "0005")
+        rows, indexes, options = state()
+        assert rows == before
+        assert "ix_student_reports_start_date_period_end_date_period" in indexes
+        assert not any("updated_at" in name for name in indexes)
+        assert options == ([["fillfactor=50"]] if postgres else [])
+
+        command.downgrade(alembic_config(unmigrated_url), "0004")
+        assert state() == (before, old_indexes, old_options)
+    finally:
+        engine.dispose()
