@@ -108,7 +108,9 @@ def _drop_rows(work: Columns, report: QualityReport) -> Columns:
     # Newest last: a stable sort on updated_at (unknown times count as oldest), keep the last.
     order = np.arange(n)
     if work[UPDATED_AT].notna().any():
-        stamps = pd.to_datetime(work[UPDATED_AT], errors="coerce", utc=True)
+        stamps = work[UPDATED_AT]
+        if not isinstance(stamps.dtype, pd.DatetimeTZDtype):  # as stored they are already: 1.7 s per 1M
+            stamps = pd.to_datetime(stamps, errors="coerce", utc=True)
         order = np.argsort(stamps.fillna(pd.Timestamp.min.tz_localize("UTC")).to_numpy(),
                            kind="stable")
     key = np.zeros(n, dtype=np.int64)
