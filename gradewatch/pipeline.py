@@ -52,8 +52,8 @@ from gradewatch.settings import Settings
 from gradewatch.storage.db import utcnow
 from gradewatch.storage.estimates import record_realised_mae, replace_estimate
 from gradewatch.storage.features import (
-    load_cleaned_features,
     load_semester_reports,
+    load_usable_rows,
     replace_cleaned_features,
 )
 from gradewatch.storage.monitoring import replace_drift_metrics, replace_performance
@@ -109,11 +109,6 @@ def clean_semester_rows(engine: Engine, period: Period) -> CleaningOutcome:
     return CleaningOutcome(result.report, written, source, verdict)
 
 
-def _usable_rows(engine: Engine, period: Period) -> pd.DataFrame:
-    cleaned = load_cleaned_features(engine, [period])
-    return cleaned.loc[~cleaned["excluded"]]
-
-
 # --- drift --------------------------------------------------------------------------------------
 
 
@@ -139,7 +134,7 @@ def measure_drift(engine: Engine, period: Period, config: DriftConfig | None = N
         return DriftOutcome(None, None, drift_verdict(period.key, None, []),
                             "no model trained yet: there is no reference to compare with")
     profile = read_reference_profile(engine, record.version)
-    current = _usable_rows(engine, period)
+    current = load_usable_rows(engine, period)
     if not profile or len(current) < config.min_rows:
         replace_drift_metrics(engine, period, [], record.version)
         reason = "no reference profile" if not profile else f"only {len(current)} usable rows"
@@ -180,8 +175,7 @@ def predict_semester(engine: Engine, period: Period, settings: Settings,
     if loaded is None:
         return PredictionOutcome(None, reason="no model yet: predictions start after the first "
                                               "semester with final grades")
-    rows = _usable_rows(engine, period)
-    waiting = rows.loc[rows[schema.FINAL_GRADE].isna()].reset_index(drop=True)
+    waiting = load_usable_rows(engine, period, with_user_id=True, waiting_only=True)
     if waiting.empty:
         return PredictionOutcome(loaded.version, reason="every student already has a final grade")
     predictions = loaded.predict(waiting, settings.pass_mark)
@@ -239,8 +233,7 @@ def estimate_semester(engine: Engine, period: Period, settings: Settings) -> Est
         return EstimateOutcome(None, None, estimate_check(period.key, "", None, None, validation_mae=None,
                                                           tolerance=settings.accuracy_tolerance),
                                reason="no model yet")
-    rows = _usable_rows(engine, period)
-    waiting = rows.loc[rows[schema.FINAL_GRADE].isna()].reset_index(drop=True)
+    waiting = load_usable_rows(engine, period, waiting_only=True)
     estimate = estimate_mae(loaded.model, waiting)
     validation_mae = loaded.model.metrics.get("cv_mae")
     within = None

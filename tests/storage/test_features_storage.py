@@ -14,8 +14,10 @@ from gradewatch import schema
 from gradewatch.quality.cleaning import clean_semester
 from gradewatch.semesters import Period
 from gradewatch.storage.features import (
+    USABLE_COLUMNS,
     load_cleaned_features,
     load_semester_reports,
+    load_usable_rows,
     replace_cleaned_features,
 )
 from gradewatch.storage.partitions import ensure_semester_partitions
@@ -126,3 +128,23 @@ def test_an_empty_cleaning_result_empties_the_semester(engine: Engine):
     replace_cleaned_features(engine, SPRING, clean_semester(load_semester_reports(engine, SPRING)).frame)
     assert replace_cleaned_features(engine, SPRING, clean_semester(pd.DataFrame()).frame) == 0
     assert count_cleaned(engine, SPRING) == 0
+
+
+def test_usable_rows_are_the_cleaned_rows_not_excluded_with_only_the_columns_asked(engine: Engine):
+    store_reports(engine, report_rows(SPRING, 20) + report_rows(AUTUMN, 5, prefix="a"))
+    for period in (SPRING, AUTUMN):
+        replace_cleaned_features(engine, period, clean_semester(load_semester_reports(engine, period)).frame)
+    with engine.begin() as conn:  # two students excluded by hand
+        conn.execute(sa.update(cleaned_features).where(cleaned_features.c.user_id.in_(["s0003", "s0005"]))
+                     .values(excluded=True))
+    cleaned = load_cleaned_features(engine, [SPRING])
+    usable = cleaned.loc[~cleaned["excluded"]].reset_index(drop=True)
+    waiting = usable.loc[usable[schema.FINAL_GRADE].isna()].reset_index(drop=True)
+    assert 0 < len(waiting) < len(usable) < len(cleaned)
+
+    every = load_usable_rows(engine, SPRING)
+    assert list(every.columns) == list(USABLE_COLUMNS)
+    pd.testing.assert_frame_equal(every, usable[list(USABLE_COLUMNS)])
+    waiting_ids = load_usable_rows(engine, SPRING, with_user_id=True, waiting_only=True)
+    assert list(waiting_ids.columns) == [schema.USER_ID, *USABLE_COLUMNS]
+    pd.testing.assert_frame_equal(waiting_ids, waiting[[schema.USER_ID, *USABLE_COLUMNS]])
