@@ -111,8 +111,9 @@ def _drop_rows(work: Columns, report: QualityReport) -> Columns:
         stamps = work[UPDATED_AT]
         if not isinstance(stamps.dtype, pd.DatetimeTZDtype):  # as stored they are already: 1.7 s per 1M
             stamps = pd.to_datetime(stamps, errors="coerce", utc=True)
-        order = np.argsort(stamps.fillna(pd.Timestamp.min.tz_localize("UTC")).to_numpy(),
-                           kind="stable")
+        # As int64 nanoseconds (to_numpy() of zoned stamps builds 1M Timestamp objects, 2 s);
+        # NaT is the smallest int64, so unknown times sort first, as the oldest.
+        order = np.argsort(stamps.array.asi8, kind="stable")
     key = np.zeros(n, dtype=np.int64)
     for name in (schema.USER_ID, schema.START, schema.END):
         codes, uniques = pd.factorize(work[name], use_na_sentinel=True)

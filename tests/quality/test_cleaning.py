@@ -197,6 +197,19 @@ def test_the_same_student_twice_keeps_the_most_recently_updated_row():
     assert result.report.rows_in == 7 and result.report.rows_out == 5
 
 
+def test_a_row_without_update_time_counts_as_the_oldest_with_stamps_typed_as_stored():
+    frame = semester(3)
+    unknown = frame.iloc[[0]].assign(attendance_rate=11.1)
+    earlier = frame.iloc[[1]].assign(attendance_rate=22.2)
+    rows = pd.concat([frame, unknown, earlier], ignore_index=True)
+    # As read from the database: one zoned datetime64 column, NaT for an unknown time.
+    rows["updated_at"] = pd.to_datetime(["2026-02-01", "2026-02-02", "2026-02-03", None, "2026-01-01"], utc=True)
+    assert isinstance(rows["updated_at"].dtype, pd.DatetimeTZDtype)
+    out = clean_semester(rows).frame.set_index("user_id")
+    assert out.loc["u000", "attendance_rate"] == frame.loc[0, "attendance_rate"]  # not the unknown time
+    assert out.loc["u001", "attendance_rate"] == frame.loc[1, "attendance_rate"]  # not the older row
+
+
 def test_without_updated_at_the_later_row_of_the_file_wins():
     frame = semester(5)
     later = frame.iloc[[0]].assign(previous_grade=42.0)
