@@ -1,7 +1,7 @@
 """A snapshot of the loaded Definitions: what the Dagster UI and the daemon will see.
 
 Asset keys with their group, partitions, kinds, owners, dependencies and checks; sensors;
-schedules with their cron; jobs with their selection. A change to any of them shows up here as
+schedules with their cron; jobs with their selection and executor. A change to any of them shows up here as
 a diff of ``snapshots/definitions.json``: review it, then regenerate the file with
 ``GRADEWATCH_UPDATE_SNAPSHOTS=1 uv run pytest tests/dagster/test_definitions_snapshot.py``.
 """
@@ -38,6 +38,9 @@ def describe_definitions() -> dict[str, Any]:
         "schedules": {s.name: s.cron_schedule for s in sorted(repository.schedule_defs, key=lambda s: s.name)},
         "jobs": {job.name: _selection(job.name) for job in repository.get_all_jobs()
                  if not job.name.startswith("__")},
+        # How the daemon's run worker executes each job's steps.
+        "executors": {job.name: job.executor_def.name for job in repository.get_all_jobs()
+                      if not job.name.startswith("__")},
     }
 
 

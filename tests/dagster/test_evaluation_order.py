@@ -50,9 +50,10 @@ def performance_rows(engine) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(model_performance)).scalar_one()
 
 
-def test_the_multiprocess_evaluation_measures_every_time(engine, database_url, instance, predicted_then_graded,
-                                                         monkeypatch) -> None:
-    monkeypatch.setenv("GRADEWATCH_DATABASE_URL", database_url)  # for the step processes
+def test_the_evaluation_as_the_run_worker_executes_it_measures_every_time(
+        engine, database_url, instance, predicted_then_graded, monkeypatch) -> None:
+    """Rebuilt by import and executed with its own executor, as the daemon's run worker does."""
+    monkeypatch.setenv("GRADEWATCH_DATABASE_URL", database_url)  # the rebuilt job's resource reads it
     measured = []
     for _ in range(RUNS):
         back_to_before_the_evaluation(engine)

@@ -1,4 +1,4 @@
-"""Jobs as a multiprocess executor rebuilds them in each step's process: by import, with the
+"""Jobs as the daemon's run worker rebuilds them in its own process: by import, with the
 resources read from the environment (``GRADEWATCH_DATABASE_URL``) the test sets."""
 
 from __future__ import annotations
