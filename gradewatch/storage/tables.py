@@ -76,7 +76,8 @@ student_reports = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("user_id", "start_date_period", "end_date_period"),
     # Not on updated_at, which every write changes: see migration 0005 (updates in place).
-    sa.Index(None, "start_date_period", "end_date_period"),
+    # SQLite only: a PostgreSQL partition holds one semester (migration 0006).
+    sa.Index(None, "start_date_period", "end_date_period").ddl_if(dialect="sqlite"),
 )
 
 cleaned_features = sa.Table(
@@ -91,7 +92,7 @@ cleaned_features = sa.Table(
     sa.Column("quality_flags", sa.Text, nullable=False, default=""),
     sa.Column("cleaned_at", Timestamp, nullable=False),
     sa.UniqueConstraint("user_id", "start_date_period", "end_date_period"),
-    sa.Index(None, "start_date_period", "end_date_period"),
+    sa.Index(None, "start_date_period", "end_date_period").ddl_if(dialect="sqlite"),  # see above
 )
 
 grade_predictions = sa.Table(
@@ -115,7 +116,6 @@ grade_predictions = sa.Table(
     sa.Column("reasons", sa.JSON()),
     sa.CheckConstraint("role IN ('champion', 'shadow')", name="role"),
     sa.Index(None, "start_date_period", "end_date_period", "user_id"),
-    sa.Index(None, "model_version"),
 )
 
 model_versions = sa.Table(

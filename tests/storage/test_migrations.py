@@ -25,6 +25,9 @@ def test_migrations_match_the_declared_tables(engine) -> None:
         context = MigrationContext.configure(conn, opts={
             "compare_type": True,
             "include_name": lambda name, kind, _parents: not (kind == "table" and is_partition_name(name)),
+            # An index declared for another database only (``ddl_if``) is not expected here.
+            "include_object": lambda item, _name, kind, reflected, _other: reflected or kind != "index"
+            or item._ddl_if is None or item._ddl_if.dialect == conn.dialect.name,
         })
         differences = compare_metadata(context, metadata)
     assert differences == []
@@ -107,5 +110,56 @@ def test_migration_0005_keeps_the_reports_and_leaves_room_on_their_pages(unmigra
 
         command.downgrade(alembic_config(unmigrated_url), "0004")
         assert state() == (before, old_indexes, old_options)
+    finally:
+        engine.dispose()
+
+
+def test_migration_0006_drops_the_indexes_nothing_reads_and_keeps_the_rows(unmigrated_url: str) -> None:
+    """PostgreSQL: the one-key (start, end) index leaves the partitioned tables and every
+    partition; SQLite, whose tables hold every semester, keeps it. grade_predictions loses its
+    model_version index on both. Rows stay; the downgrade restores every index."""
+    upgrade(unmigrated_url, "0005")
+    engine = make_engine(unmigrated_url)
+    postgres = engine.dialect.name == "postgresql"
+    tables = ("student_reports", "cleaned_features")
+    semester_columns = ["start_date_period", "end_date_period"]
+
+    def state() -> tuple[list, dict[str, bool], bool]:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            rows = conn.execute(sa.text("SELECT user_id, attendance_rate FROM student_reports ORDER BY user_id")).all()
+            # The partitions' own indexes (PostgreSQL), or the tables' (SQLite), found by their
+            # columns: PostgreSQL truncates a long partition index name.
+            names = [f"{t}_20260112_20260630" for t in tables] if postgres else list(tables)
+            semester_index = {n: any(i["column_names"] == semester_columns for i in inspector.get_indexes(n))
+                              for n in names}
+            model_index = any(i["column_names"] == ["model_version"]
+                              for i in inspector.get_indexes("grade_predictions"))
+        return [tuple(r) for r in rows], semester_index, model_index
+
+    try:
+        with engine.begin() as conn:
+            if postgres:
+                for table in tables:
+                    conn.exec_driver_sql(
+                        f"CREATE TABLE {table}_20260112_20260630 PARTITION OF {table} "
+                        "FOR VALUES FROM ('2026-01-12', '2026-06-30') TO ('2026-01-12', '2026-07-01')")
+            for index, user_id in enumerate(("s1", "s2")):
+                conn.execute(sa.text(
+                    "INSERT INTO student_reports (user_id, start_date_period, end_date_period, attendance_rate,"
+                    " created_at, updated_at) VALUES (:user_id, :start, :end, :rate, :at, :at)"),
+                    {"user_id": user_id, "start": SPRING.start, "end": SPRING.end, "rate": 80.0 + index,
+                     "at": datetime(2026, 3, 1, tzinfo=UTC)})
+        before = state()
+        assert len(before[0]) == 2 and all(before[1].values()) and before[2]
+
+        upgrade(unmigrated_url, "0006")
+        rows, semester_index, model_index = state()
+        assert rows == before[0]
+        assert semester_index == {n: not postgres for n in before[1]}
+        assert not model_index
+
+        command.downgrade(alembic_config(unmigrated_url), "0005")
+        assert state() == before
     finally:
         engine.dispose()
