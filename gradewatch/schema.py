@@ -29,10 +29,12 @@ MAX_USER_ID_LENGTH = 64
 # (straight or typographic) or a comma. Those never occur in a campus id but do when a quote
 # went astray and swallowed the next lines, or when the id column holds names. Campus formats
 # pass: S1234, 2024-00123, ab12cd, 1234.5, jean.dupont@uni.example, é1.
-DEFAULT_USER_ID_PATTERN = (  # ASCII only, with re's escapes, so it can be read and copied
-    r"""[^\s,"'`\u2018-\u201f\u00ab\u00bb\u2039\u203a\x00-\x1f\x7f-\x9f"""
-    r"""\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]{1,64}"""
+# ASCII only, with re's escapes, so it can be read and copied.
+USER_ID_FORBIDDEN_CHARACTERS = (
+    r"""\s,"'`\u2018-\u201f\u00ab\u00bb\u2039\u203a\x00-\x1f\x7f-\x9f"""
+    r"""\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"""
 )
+DEFAULT_USER_ID_PATTERN = f"[^{USER_ID_FORBIDDEN_CHARACTERS}]{{1,{MAX_USER_ID_LENGTH}}}"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,12 @@ def has_short_rows(raw: bytes, layout: Layout) -> bool:
     if layout.named_width <= 1:
         return False
     data = np.frombuffer(raw, dtype=np.uint8)
+    if b'"' not in raw and raw.count(b"\r") == raw.count(b"\r\n"):
+        return _has_short_unquoted_rows(raw, data, layout)
+    return _has_short_rows_any_quoting(raw, data, layout)
+
+
+def _has_short_rows_any_quoting(raw: bytes, data: np.ndarray, layout: Layout) -> bool:
     quotes, delimiters, newlines, returns = (
         _positions(data, ord(char)) for char in ('"', layout.delimiter, "\n", "\r"))
     # A lone CR ends a row too (old Mac exports); the CR of a CRLF does not.
@@ -43,6 +49,32 @@ def has_short_rows(raw: bytes, layout: Layout) -> bool:
     # stops at the first real short row).
     return any(raw[starts[row]:stops[row]].strip()
                for row in np.flatnonzero(cells < layout.named_width).tolist() if row)
+
+
+def _has_short_unquoted_rows(raw: bytes, data: np.ndarray, layout: Layout) -> bool:
+    """:func:`has_short_rows` for the usual export: no quote character, every line ending in LF
+    or CRLF. Then every delimiter and every LF counts, and a row's cells are the delimiters
+    between two consecutive LFs, plus one: one pass keeps just those bytes, in order, and
+    the gaps between the LFs among them count the delimiters (no search per delimiter).
+    """
+    delimiter, newline = ord(layout.delimiter), ord("\n")
+    events = np.concatenate([window[(window == delimiter) | (window == newline)]
+                             for window in _windows(data)] or [np.empty(0, dtype=np.uint8)])
+    line_ends = np.flatnonzero(events == newline)
+    cells = np.diff(np.concatenate(([-1], line_ends, [events.size]))) if events.size else np.ones(1, np.int64)
+    short = np.flatnonzero(cells < layout.named_width)
+    short = short[short > 0]  # row 0 is the header
+    if not short.size:
+        return False
+    ends = _positions(data, newline)
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [data.size]))
+    # A line of only whitespace (a trailing empty line, say) is blank, not short.
+    return any(raw[starts[row]:stops[row]].strip() for row in short.tolist())
+
+
+def _windows(data: np.ndarray) -> list[np.ndarray]:
+    return [data[start:start + _WINDOW] for start in range(0, data.size, _WINDOW)]
 
 
 def _positions(data: np.ndarray, byte: int) -> np.ndarray:
