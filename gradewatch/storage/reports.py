@@ -63,7 +63,9 @@ from gradewatch.storage.tables import (
 
 REPORT_VALUE_COLUMNS = (*schema.FEATURES, schema.FINAL_GRADE)
 _STAGE_COLUMNS = (schema.USER_ID, *REPORT_VALUE_COLUMNS)
-MERGE_WORK_MEM = "160MB"  # PostgreSQL: the re-upload's join of staged and stored rows, per upload
+# PostgreSQL: the hash join of a semester's stored rows with an upload's or a prediction run's
+# rows, in memory (for that transaction only; about 120 MB at 1M students).
+MERGE_WORK_MEM = "160MB"
 _SQL_TYPES = {
     schema.USER_ID: "TEXT",
     "gender": "TEXT",
