@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
 
 _KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})")
 
@@ -42,3 +45,17 @@ class Period:
 
     def __str__(self) -> str:
         return self.key
+
+
+def other_dates(values: pd.Series, expected: date) -> np.ndarray:
+    """Which cells of a date column hold a date other than ``expected`` (an empty one does not).
+
+    Each distinct date is compared once: a semester's rows repeat one or two (row by row this
+    took 2.5 s per 1M rows). Cells may be dates or timestamps (a column read back from storage).
+    """
+    codes, dates = pd.factorize(values, sort=False, use_na_sentinel=True)
+    # Code -1 (an empty cell) picks the trailing False.
+    # A timestamp is compared by its day; a date as it is (any year: pandas' timestamps end in 2262).
+    differs = np.array([(d.date() if isinstance(d, datetime) else d) != expected for d in dates] + [False],
+                       dtype=bool)
+    return differs[codes]

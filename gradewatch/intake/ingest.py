@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from gradewatch import schema
 from gradewatch.intake.reader import ROW, CsvRejected, ParsedCsv, RowError, read_csv_bytes
 from gradewatch.monitoring import summaries
-from gradewatch.semesters import Period, PeriodError
+from gradewatch.semesters import Period, PeriodError, other_dates
 from gradewatch.settings import Settings
 from gradewatch.storage.db import StorageBusy, run_in_transaction, utcnow, writer_turn
 from gradewatch.storage.reports import MergeCounts, update_final_grades, upsert_reports
@@ -196,9 +196,7 @@ def _rows_of_period(frame: pd.DataFrame, period: Period, errors: list[RowError])
     keep = np.ones(len(frame), dtype=bool)
     for column, expected in ((schema.START, period.start), (schema.END, period.end)):
         if column in frame.columns:
-            codes, dates = pd.factorize(frame[column], sort=False)  # a file holds few distinct dates
-            wrong_date = np.array([d != expected for d in dates] + [False], dtype=bool)
-            wrong = wrong_date[codes]  # code -1 (no date in the row) picks the trailing False
+            wrong = other_dates(frame[column], expected)
             errors.extend(
                 RowError(int(r), column, f"this row belongs to another semester than {period.key}")
                 for r in frame[ROW].to_numpy()[wrong]

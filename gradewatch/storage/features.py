@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gradewatch import schema
 from gradewatch.plain import plain
-from gradewatch.semesters import Period
+from gradewatch.semesters import Period, other_dates
 from gradewatch.storage.db import is_postgres, run_in_transaction, utcnow
 from gradewatch.storage.partitions import analyze_semester, ensure_semester_partitions
 from gradewatch.storage.pg_copy import copy_frame
@@ -229,10 +229,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 def _check_period(frame: pd.DataFrame, period: Period) -> None:
     for column, expected in ((schema.START, period.start), (schema.END, period.end)):
         if column in frame.columns:
-            # Each distinct date once: a semester's rows hold one (2.5 s per 1M rows row by row).
-            codes, dates = pd.factorize(frame[column], use_na_sentinel=True)
-            other = np.array([pd.Timestamp(d).date() != expected for d in dates], dtype=bool)
-            wrong = int(other[codes[codes >= 0]].sum())
+            wrong = int(other_dates(frame[column], expected).sum())
             if wrong:
                 raise ValueError(f"{wrong} rows of the frame belong to another semester "
                                  f"than {period.key}")

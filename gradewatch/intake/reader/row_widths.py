@@ -43,12 +43,7 @@ def _has_short_rows_any_quoting(raw: bytes, data: np.ndarray, layout: Layout) ->
         delimiters = delimiters[_outside_quotes(delimiters, quotes)]
     rows = ends.size + 1  # the text after the last line break is a row too (maybe empty)
     cells = np.bincount(np.searchsorted(ends, delimiters), minlength=rows) + 1
-    starts = np.concatenate(([0], ends + 1))
-    stops = np.concatenate((ends, [data.size]))
-    # Row 0 is the header. A line of only whitespace is blank, not short (and rare: the loop
-    # stops at the first real short row).
-    return any(raw[starts[row]:stops[row]].strip()
-               for row in np.flatnonzero(cells < layout.named_width).tolist() if row)
+    return _any_filled(raw, ends, np.flatnonzero(cells < layout.named_width))
 
 
 def _has_short_unquoted_rows(raw: bytes, data: np.ndarray, layout: Layout) -> bool:
@@ -63,14 +58,20 @@ def _has_short_unquoted_rows(raw: bytes, data: np.ndarray, layout: Layout) -> bo
     line_ends = np.flatnonzero(events == newline)
     cells = np.diff(np.concatenate(([-1], line_ends, [events.size]))) if events.size else np.ones(1, np.int64)
     short = np.flatnonzero(cells < layout.named_width)
-    short = short[short > 0]  # row 0 is the header
-    if not short.size:
+    if not short[short > 0].size:
         return False
-    ends = _positions(data, newline)
+    return _any_filled(raw, _positions(data, newline), short)
+
+
+def _any_filled(raw: bytes, ends: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether any of ``rows`` (row numbers, given the rows' ``ends``) holds something.
+
+    Row 0 is the header. A line of only whitespace is blank, not short (and rare: the loop
+    stops at the first real short row).
+    """
     starts = np.concatenate(([0], ends + 1))
-    stops = np.concatenate((ends, [data.size]))
-    # A line of only whitespace (a trailing empty line, say) is blank, not short.
-    return any(raw[starts[row]:stops[row]].strip() for row in short.tolist())
+    stops = np.concatenate((ends, [len(raw)]))
+    return any(raw[starts[row]:stops[row]].strip() for row in rows.tolist() if row)
 
 
 def _windows(data: np.ndarray) -> list[np.ndarray]:
