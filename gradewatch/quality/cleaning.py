@@ -26,6 +26,7 @@ the first pass say which cells were imputed).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,11 +133,34 @@ def _drop_rows(work: Columns, report: QualityReport) -> Columns:
 _CONTROL = {c: None for c in (*range(0x20), 0x7F)}
 
 
+# A character that trimming or cleaning would touch: a control character, or white space (an
+# id with white space inside is plain, but a search for it at the ends only costs 8x more).
+_NOT_PLAIN = re.compile(r"[\x00-\x1f\x7f\s]")
+
+
 def _id_text(ids: pd.Series) -> pd.Series:
-    """Ids as trimmed text; empty ones become None. A plain loop: pandas' .str is 5x slower."""
+    """Ids as trimmed text; empty ones become None. A plain loop: pandas' .str is 5x slower.
+
+    Stored ids (the upload trimmed and checked them) are plain already: one search over them
+    all says so and skips the loop, 0.7 s of a 1.6 s cleaning at 1M students.
+    """
     values = ids.to_numpy(dtype=object)
+    if _already_plain(values):
+        return pd.Series(values.copy())
     text = [(v.translate(_CONTROL).strip() or None) if v.__class__ is str else _other_id(v) for v in values]
     return pd.Series(np.array(text, dtype=object) if text else values)
+
+
+def _already_plain(values: np.ndarray) -> bool:
+    """Whether every id is text with no control character and no white space, and not empty:
+    what the per-id loop of :func:`_id_text` would leave as it is."""
+    try:
+        text = "|".join(values)
+    except TypeError:  # not all text
+        return False
+    # An empty id leaves two "|" side by side, or one at an end, whatever its neighbours hold.
+    empty = not text or "||" in text or text.startswith("|") or text.endswith("|")
+    return not empty and _NOT_PLAIN.search(text) is None
 
 
 def _other_id(value: object) -> str | None:

@@ -224,6 +224,26 @@ def test_rows_without_user_id_are_dropped_and_counted():
     assert result.report.dropped["missing_user_id"] == 2
 
 
+@pytest.mark.parametrize(("ids", "kept"), [
+    # Plain ids, "|" included (the check for plain ids joins them with it), stay as they are.
+    (["u000", "a|b", "|c", "d|", "é漢字"], ["u000", "a|b", "|c", "d|", "é漢字"]),
+    # One id needing work sends the whole column through the per-id rule.
+    (["u000", " u001", "u002\t", "u0\x0003", "u004\u00a0"], ["u000", "u001", "u002", "u003", "u004"]),
+    # Each kind alone: white space, Unicode white space, a control character.
+    (["u000", " u001 "], ["u000", "u001"]),
+    (["u000\u2003", "u001"], ["u000", "u001"]),
+    (["u0\x7f00", "u001"], ["u000", "u001"]),
+    # An empty id beside ids holding "|": missing, whatever its neighbours hold.
+    (["u000|", "", "|u002"], ["u000|", "|u002"]),
+    (["|", "u001", ""], ["|", "u001"]),
+])
+def test_user_ids_are_trimmed_of_white_space_and_control_characters(ids, kept):
+    frame = semester(len(ids), user_id=ids)
+    result = clean_semester(frame)
+    assert sorted(result.frame["user_id"]) == sorted(kept)
+    assert result.report.dropped["missing_user_id"] == len(ids) - len(kept)
+
+
 def test_attendance_given_as_a_fraction_for_the_whole_file_is_converted():
     frame = semester(40)
     truth = frame["attendance_rate"].copy()
