@@ -62,7 +62,7 @@ def test_load_semester_reports_returns_one_semester_with_canonical_columns(engin
     assert list(frame.columns) == [schema.USER_ID, schema.START, schema.END, *schema.FEATURES,
                                    schema.FINAL_GRADE, "updated_at"]
     assert len(frame) == 12 and frame["user_id"].str.startswith("s").all()
-    assert (frame["start_date_period"] == SPRING.start).all()
+    assert (frame["start_date_period"] == SPRING.start).all() and (frame["end_date_period"] == SPRING.end).all()
     assert frame.loc[1, "study_hours_per_week"] == 999.0  # stored as-is; cleaning decides
     assert frame.loc[2, "parental_support"] is None
     assert np.isnan(frame.loc[0, "final_grade"])
