@@ -564,6 +564,23 @@ def plot(path: Path) -> None:
 # --- main ---------------------------------------------------------------------------------------
 
 
+# What a bulk write's speed depends on besides the code: printed with the figures, because the
+# machine's server keeps its stock settings while docker-compose.yml sets its own.
+SERVER_SETTINGS = ("shared_buffers", "work_mem", "maintenance_work_mem", "max_wal_size", "synchronous_commit",
+                   "wal_compression", "jit")
+
+
+def server_settings(admin_url: str) -> str:
+    engine = make_engine(admin_url)
+    try:
+        with engine.connect() as conn:
+            version = conn.exec_driver_sql("SHOW server_version").scalar_one()
+            values = [f"{name}={conn.exec_driver_sql(f'SHOW {name}').scalar_one()}" for name in SERVER_SETTINGS]
+    finally:
+        engine.dispose()
+    return f"{version}; " + ", ".join(values)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10k and 100k rows; 10 and 100 semesters")
@@ -602,6 +619,8 @@ def main(argv: list[str] | None = None) -> int:
             item.pop("median"), item.pop("ratio")
             RESULTS.append(Figure(**item))
     print(f"load average at start: {load_average()}", flush=True)
+    if "postgresql" in args.backends or {"sensors", "runs"} & set(args.only):
+        print(f"PostgreSQL server: {server_settings(args.postgres_admin_url)}", flush=True)
     started = time.perf_counter()
     sections: dict[str, Callable[[], None]] = {
         "uploads": lambda: [bench_uploads(b, rows, args.repeat, args.postgres_admin_url) for b in args.backends],
