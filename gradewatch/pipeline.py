@@ -190,15 +190,20 @@ def predict_semester(engine: Engine, period: Period, settings: Settings,
     # own while the champion's are recorded: the server writes both at once, on two cores (at
     # 1M students the shadow added 5.8 s to a 13.7 s step when it followed the champion). Its
     # rows are its own transaction either way; they never reach a report.
+    shadow = shadow_record(engine)
+    shadow_version = shadow.version if shadow else None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow") as pool:
         # A copy of its own: pandas may consolidate a frame it reads, and the champion reads this one.
-        shadow = (pool.submit(_predict_shadow, engine, period, waiting.copy(), settings) if is_postgres(engine)
-                  else None)
+        beside = (pool.submit(_predict_shadow, engine, period, waiting.copy(), settings, shadow_version)
+                  if shadow_version and is_postgres(engine) else None)
         # On PostgreSQL the reasons are computed while the server updates the reports. Without
         # them only to measure what they cost (bench/reasons_cost.py).
         record_predictions(engine, period, predictions, loaded.version, utcnow(),
                            reasons=reasons if with_reasons else None)
-        shadow_version = shadow.result() if shadow else _predict_shadow(engine, period, waiting, settings)
+        if beside:
+            beside.result()
+        elif shadow_version:
+            _predict_shadow(engine, period, waiting, settings, shadow_version)
     at_risk = int(predictions["at_risk"].sum())
     tiers = tier_counts(predictions["probability_below_pass"], settings.risk_tiers)
     summaries.emit(summaries.PREDICTION, summaries.prediction_summary(
@@ -209,17 +214,13 @@ def predict_semester(engine: Engine, period: Period, settings: Settings,
     return PredictionOutcome(loaded.version, len(predictions), at_risk, shadow_version=shadow_version)
 
 
-def _predict_shadow(engine: Engine, period: Period, waiting: pd.DataFrame, settings: Settings) -> str | None:
-    """The shadow scores the same students beside the champion (history rows only, never a
-    report), so that its accuracy is measured when the grades arrive."""
-    record = shadow_record(engine)
-    if record is None:
-        return None
-    shadow = load_version(engine, record.version)
+def _predict_shadow(engine: Engine, period: Period, waiting: pd.DataFrame, settings: Settings, version: str) -> None:
+    """The shadow ``version`` scores the same students beside the champion (history rows only,
+    never a report), so that its accuracy is measured when the grades arrive."""
+    shadow = load_version(engine, version)
     predictions = shadow.predict(waiting, settings.pass_mark)
     predictions[schema.USER_ID] = waiting[schema.USER_ID].to_numpy()
     record_predictions(engine, period, predictions, shadow.version, utcnow(), role="shadow")
-    return shadow.version
 
 
 # --- accuracy before the grades -----------------------------------------------------------------
