@@ -54,19 +54,22 @@ class _Encoded:
 
 
 def copy_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
-               constants: Mapping[str, object] | None = None, into: str | None = None) -> None:
+               constants: Mapping[str, object] | None = None, into: str | None = None,
+               freeze: bool = False) -> None:
     """``COPY table (columns) FROM STDIN`` of ``frame``'s rows, in ``conn``'s transaction.
 
     ``constants``: columns with the same value in every row (the semester, the model version,
     the time of the run), encoded once instead of once per row. ``into``: the name of a table
-    shaped like ``table`` to load instead (a semester's bare partition).
+    shaped like ``table`` to load instead (a semester's bare partition). ``freeze``: load the rows
+    frozen (``COPY ... FREEZE``); only for a table created in the current savepoint.
     A refused row raises SQLAlchemy's exception (IntegrityError, ...), as an INSERT would.
     """
     constants = dict(constants or {})
     names = [*frame.columns, *constants]
     columns = [table.c[name] for name in names]
     once = {name: _encode(table.c[name], pd.Series([value], dtype=object)) for name, value in constants.items()}
-    statement = f"COPY {into or table.name} ({', '.join(names)}) FROM STDIN (FORMAT binary)"
+    options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
+    statement = f"COPY {into or table.name} ({', '.join(names)}) FROM STDIN ({options})"
     raw = conn.connection.driver_connection
     try:
         # Queued: a psycopg thread sends each chunk while the next one is encoded here, instead

@@ -2,17 +2,18 @@
 
 One upload is ONE transaction, and the uploads of a semester take turns on its version row
 (``lock_semester``). On SQLite the rows merge with one INSERT ... ON CONFLICT, in key order.
-On PostgreSQL one statement joins the staged rows with the stored ones, updates the rows that
-differ through that join and inserts the new ones (see :func:`_merge_changed_rows`); the
+On PostgreSQL one ``MERGE`` joins the staged rows with the stored ones once, updates the rows
+that differ and inserts the new ones in that same pass (see :func:`_merge_changed_rows`); the
 partition keeps room on its pages, so those updates stay on their pages (migration 0005).
 
 On PostgreSQL the rows travel as one array parameter per column (binary ``float8[]`` built
 straight from the numpy columns, the ids as one delimited text) and the merge reads them with
 ``unnest``: no CSV is formatted, no temporary table is written. The first upload of a semester
 (no stored rows yet) skips the merge: a binary COPY, in key order and inside a savepoint,
-stores the rows straight into the table, at about half the cost of the speculative insertion
-of ON CONFLICT. If a concurrent upload stored rows of the same students meanwhile, the unique
-key refuses the COPY, the savepoint is rolled back and the ON CONFLICT merge runs instead.
+stores the rows straight into a bare partition, frozen (see :func:`_copy_into_new_semester`).
+If rows of the same students were stored meanwhile (a caller that does not hold the
+semester's lock), the unique key refuses the COPY, the savepoint is rolled back and the
+``MERGE`` runs instead.
 On SQLite the rows are staged in a temporary table, keyed by user_id, by a bulk executemany.
 The key matters: without it SQLite's planner (no statistics on a fresh temporary table) ran the
 join that counts existing rows as a loop over the semester's stored rows with a full scan of
@@ -53,6 +54,7 @@ from gradewatch.storage.partitions import (
     semester_table,
 )
 from gradewatch.storage.pg_copy import copy_frame
+from gradewatch.storage.pg_merge import Merge, execute_merge
 from gradewatch.storage.tables import (
     cleaned_features,
     grade_predictions,
@@ -207,10 +209,6 @@ def _array_stage(conn: Connection, name: str, frame: pd.DataFrame, columns: tupl
     return sa.select(*[f(unnested.c[f"c{i}"]) for i, f in enumerate(finish)]).subquery(name)
 
 
-def _dialect_insert(conn: Connection):
-    return postgresql.insert if is_postgres(conn) else sqlite.insert
-
-
 def upsert_reports(
     conn: Connection, period: Period, frame: pd.DataFrame, now: datetime
 ) -> MergeCounts:
@@ -242,19 +240,17 @@ def upsert_reports(
                 sa.or_(*[t.c[c].is_distinct_from(v) for c, v in _kept_when_empty(t, stage.c).items()])))
             .select_from(stage.join(t, _same_student(period, stage)))
         ).one()
-        conn.execute(_upsert(conn, period, sa.select(stage), t, now))
+        conn.execute(_upsert(period, sa.select(stage), t, now))
         counts = MergeCounts(staged - existing, updated, existing - updated)
     return dataclasses.replace(counts, cells_kept=_count_kept_cells(conn, period, frame))
 
 
-def _upsert(conn: Connection, period: Period, rows: sa.Select, t: sa.Table, now: datetime) -> sa.Insert:
-    """``INSERT`` of ``rows`` (user_id and the value columns) ``ON CONFLICT`` merge.
+def _upsert(period: Period, rows: sa.Select, t: sa.Table, now: datetime) -> sa.Insert:
+    """SQLite: ``INSERT`` of ``rows`` (user_id and the value columns) ``ON CONFLICT`` merge.
 
-    The rows go in key order: every upload locks rows in the same order, which is all that
-    deadlock avoidance needs (PostgreSQL's "C" collation is byte order, which sorts fastest).
+    The rows go in key order, as every upload's: consecutive index entries.
     """
     rows = rows.subquery("rows")
-    key = rows.c.user_id.collate("C") if is_postgres(conn) else rows.c.user_id
     select = sa.select(
         rows.c.user_id,
         sa.literal(period.start, sa.Date).label("start_date_period"),
@@ -262,8 +258,8 @@ def _upsert(conn: Connection, period: Period, rows: sa.Select, t: sa.Table, now:
         *[rows.c[c] for c in REPORT_VALUE_COLUMNS],
         sa.literal(now, t.c.created_at.type).label("created_at"),
         sa.literal(now, t.c.updated_at.type).label("updated_at"),
-    ).where(sa.true()).order_by(key)  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
-    insert = _dialect_insert(conn)(t).from_select(
+    ).where(sa.true()).order_by(rows.c.user_id)  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+    insert = sqlite.insert(t).from_select(
         ["user_id", "start_date_period", "end_date_period", *REPORT_VALUE_COLUMNS, "created_at", "updated_at"],
         select,
     )
@@ -277,52 +273,35 @@ def _upsert(conn: Connection, period: Period, rows: sa.Select, t: sa.Table, now:
 
 def _merge_changed_rows(conn: Connection, period: Period, stage: sa.FromClause, t: sa.Table,
                         now: datetime) -> tuple[int, int]:
-    """PostgreSQL: merge the staged rows in ONE statement; (inserted, updated).
+    """PostgreSQL: merge the staged rows in ONE ``MERGE``; (inserted, updated).
 
-    One hash join of the staged rows with the semester's stored ones, read in one pass, finds
-    the rows that are new or differ. The differing ones are updated through that join (not by
-    ``ON CONFLICT``, which probes the unique index and tries an insertion per row: 4.8 s of
-    the 7.6 s statement for 1M changed rows); only the new ones are inserted, with
-    ``ON CONFLICT`` for a student stored meanwhile. Unchanged rows cost their share of the
-    join, nothing more: a fortnightly re-upload is mostly unchanged rows.
+    One hash join of the staged rows with the semester's stored ones: a stored row that differs
+    is updated in that same pass, a new student inserted, an unchanged row costs its share of the
+    join and nothing more (a fortnightly re-upload is mostly unchanged rows). The statement this
+    replaced found the changed rows with one join and updated them through a second one, by id:
+    1M changed rows took 6.0 s, of which 1.5 s was that second join.
 
     The statement sees one snapshot, taken after the semester's lock (``lock_semester``): the
-    uploads of a semester run one after another, every earlier one is in it, and the rows of
-    one upload are never locked by another at the same time (so their order does not matter).
+    uploads of a semester run one after another and every earlier one is in it. A row that a
+    prediction run wrote since the snapshot is re-read and re-compared before it is updated
+    (see ``pg_merge``): only a real change is written and counted.
     """
     # The join hashes the semester's stored rows in memory, not in 16 batches on disk (about
     # 120 MB at 1M students; the default 4 MB suits many small queries at once).
     conn.exec_driver_sql(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
-    stored = t.alias("stored")
-    differs = sa.or_(*[stored.c[c].is_distinct_from(v) for c, v in _kept_when_empty(stored, stage.c).items()])
-    changed_rows = (
-        sa.select(stage, stored.c.id.label("stored_id"))
-        .select_from(stage.outerjoin(stored, sa.and_(stored.c.user_id == stage.c.user_id,
-                                                     in_semester(stored, period))))
-        .where(sa.or_(stored.c.id.is_(None), differs))
-        .cte("changed_rows")
+    merged = _kept_when_empty(t, stage.c)
+    merge = Merge(
+        t, stage, sa.and_(t.c.user_id == stage.c.user_id, in_semester(t, period)),
+        update_when=sa.or_(*[t.c[c].is_distinct_from(v) for c, v in merged.items()]),
+        update={**merged, "updated_at": sa.literal(now, t.c.updated_at.type)},
+        insert={"user_id": stage.c.user_id,
+                "start_date_period": sa.literal(period.start, sa.Date),
+                "end_date_period": sa.literal(period.end, sa.Date),
+                **{c: stage.c[c] for c in REPORT_VALUE_COLUMNS},
+                "created_at": sa.literal(now, t.c.created_at.type),
+                "updated_at": sa.literal(now, t.c.updated_at.type)},
     )
-    merged = _kept_when_empty(t, changed_rows.c)
-    updated = (
-        t.update()
-        .where(t.c.id == changed_rows.c.stored_id, in_semester(t, period),
-               # Re-checked against the row as it is when locked (a prediction run may have
-               # written it since the snapshot): only a real change is written and counted.
-               sa.or_(*[t.c[c].is_distinct_from(v) for c, v in merged.items()]))
-        .values({**merged, "updated_at": now})
-        .returning(t.c.id)
-        .cte("updated_rows")
-    )
-    new_rows = sa.select(*[changed_rows.c[c] for c in _STAGE_COLUMNS]).where(changed_rows.c.stored_id.is_(None))
-    # xmax = 0 marks a freshly inserted tuple; one updated by ON CONFLICT carries the updating xid.
-    inserted = (_upsert(conn, period, new_rows, t, now)
-                .returning(sa.literal_column("(xmax = 0)").label("inserted")).cte("inserted_rows"))
-    counts = conn.execute(sa.select(
-        sa.select(sa.func.count()).where(inserted.c.inserted).scalar_subquery(),
-        sa.select(sa.func.count()).where(sa.not_(inserted.c.inserted)).scalar_subquery()
-        + sa.select(sa.func.count()).select_from(updated).scalar_subquery(),
-    )).one()
-    return int(counts[0]), int(counts[1])
+    return execute_merge(conn, merge)
 
 
 def _kept_when_empty(t: sa.Table, new: sa.ColumnCollection) -> dict[str, sa.ColumnElement]:
@@ -367,11 +346,20 @@ def _copy_into_new_semester(conn: Connection, period: Period, frame: pd.DataFram
     """A binary COPY straight into a semester that had no rows; None when rows of it appeared.
 
     COPY inserts in batches, about a quarter cheaper than INSERT ... SELECT, and the server
-    stores while this process is still writing rows. The rows go in key order, like the
-    merge's: consecutive index entries, and the same lock order for every upload. Another
-    upload may store rows of the same students between the check and the COPY; the unique key
-    then refuses the COPY (or PostgreSQL breaks a deadlock), the savepoint undoes it, and the
-    caller merges with ON CONFLICT instead, which is always correct.
+    stores while this process is still writing rows. The rows go in key order: consecutive
+    index entries, and the same lock order for every upload. A writer that does not hold the
+    semester's lock may store rows of the same students between the check and the COPY; the
+    unique key then refuses the COPY (or PostgreSQL breaks a deadlock), the savepoint undoes
+    it, and the caller merges instead, which is always correct.
+
+    A bare partition, created in this savepoint, is loaded with ``FREEZE``: its rows are
+    written already frozen and its pages marked all-visible. Otherwise the first statement to
+    read them (the next re-upload, the semester run) sets each row's hint bits and so rewrites
+    every page of the semester (about 240 MB at 1M students), and a vacuum later freezes them
+    all again. Other sessions cannot see the rows before this transaction commits: the
+    partition is created and attached in it. (A transaction at REPEATABLE READ that began
+    earlier would see them once it commits, COPY FREEZE's documented exception; GradeWatch
+    reads at READ COMMITTED, where any committed row is seen anyway.)
     """
     rows = pd.DataFrame({
         schema.USER_ID: frame[schema.USER_ID].to_numpy(),
@@ -386,7 +374,7 @@ def _copy_into_new_semester(conn: Connection, period: Period, frame: pd.DataFram
     try:
         with conn.begin_nested():
             target = create_bare_partition(conn, student_reports, period) if bare else student_reports.name
-            copy_frame(conn, student_reports, rows, constants=constants, into=target)
+            copy_frame(conn, student_reports, rows, constants=constants, into=target, freeze=bare)
             if bare:
                 attach_partition(conn, student_reports, period)
     except (psycopg.Error, sa.exc.DBAPIError) as exc:

@@ -1,13 +1,14 @@
 """The bulk merge of ``student_reports`` on both backends, including PostgreSQL's fast paths.
 
 On PostgreSQL the rows travel as array parameters, and the first upload of a semester is a
-binary COPY in a savepoint that falls back to the ON CONFLICT merge when rows of the same
-students appeared meanwhile. Every path must store exactly what the other paths store.
+binary COPY in a savepoint that falls back to the MERGE when rows of the same students
+appeared meanwhile. Every path must store exactly what the other paths store.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -18,11 +19,12 @@ import pytest
 import sqlalchemy as sa
 
 from gradewatch.semesters import Period
-from gradewatch.storage import reports
+from gradewatch.storage import make_engine, reports
 from gradewatch.storage.db import StorageBusy, run_in_transaction
+from gradewatch.storage.partitions import drop_semester, partition_name
 from gradewatch.storage.reports import MergeCounts, update_final_grades, upsert_reports
 from gradewatch.storage.tables import student_reports
-from tests.support.databases import writer_inside_its_transaction
+from tests.support.databases import until_blocked_or_done, writer_inside_its_transaction
 
 PERIOD = Period(date(2026, 1, 12), date(2026, 6, 30))
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -112,7 +114,7 @@ POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect
 @POSTGRES_ONLY
 @pytest.mark.parametrize("existing", [0, 3])
 def test_new_semester_insert_falls_back_when_rows_appeared_meanwhile(engine, monkeypatch, existing) -> None:
-    """The COPY meets rows committed after its check: it is undone, ON CONFLICT merges."""
+    """The COPY meets rows committed after its check: it is undone, and the MERGE merges."""
     frame = awkward_frame()
     reference_counts = merge(engine, frame.head(existing)) if existing else None
     changed = frame.assign(previous_grade=frame["previous_grade"] + 1)
@@ -136,7 +138,7 @@ def test_fast_path_and_merge_store_the_same(engine, monkeypatch, database_url) -
     fast = stored(engine)
     with engine.begin() as conn:
         conn.execute(student_reports.delete())
-    monkeypatch.setattr(reports, "_semester_has_rows", lambda conn, period: True)  # always ON CONFLICT
+    monkeypatch.setattr(reports, "_semester_has_rows", lambda conn, period: True)  # always the merge
     assert merge(engine, frame) == MergeCounts(6, 0, 0)
     assert same_values(stored(engine), fast)
 
@@ -267,3 +269,80 @@ def test_writers_of_one_process_queue_in_turn_and_give_up_at_the_limit(engine) -
     assert first.result(timeout=60) == MergeCounts(0, len(frame), 0)
     assert later.result(timeout=60) == MergeCounts(0, len(frame), 0)
     assert {v["previous_grade"] for v in stored(engine).values()} == {2.0}
+
+
+def test_a_row_written_meanwhile_is_compared_again_before_it_is_updated(engine) -> None:
+    """Another writer that does not take the semester's lock (a prediction run) changes rows
+    while the upload waits for them: the upload compares its values with each row as it is
+    once it has it. A row that already holds the upload's values is counted unchanged, and
+    what the other writer set in the other columns survives."""
+    frame = awkward_frame()
+    merge(engine, frame)
+    upload = frame.assign(previous_grade=50.0)
+    done = threading.Event()
+    with engine.connect() as writer:
+        transaction = writer.begin()
+        for user_id, previous_grade, prediction in (("b", 50.0, 61.0), ("a", 1.0, 62.0)):
+            writer.execute(student_reports.update().where(student_reports.c.user_id == user_id)
+                           .values(previous_grade=previous_grade, prediction_final_grade=prediction))
+        with ThreadPoolExecutor(1) as pool:
+            later = pool.submit(lambda: (merge(engine, upload), done.set())[0])
+            if engine.dialect.name == "postgresql":
+                until_blocked_or_done(engine, done)  # the upload waits for a and b
+            else:
+                time.sleep(0.3)  # SQLite: for the database
+            assert not done.is_set()
+            transaction.commit()
+            counts = later.result(timeout=60)
+    # Every stored previous_grade differed from 50 (one was empty), except b's once the writer committed.
+    assert counts == MergeCounts(0, len(frame) - 1, 1)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.select(student_reports.c.user_id, student_reports.c.prediction_final_grade)
+                                 .where(student_reports.c.user_id.in_(["a", "b"]))).all())
+    assert rows == {"a": 62.0, "b": 61.0}
+    assert {v["previous_grade"] for v in stored(engine).values()} == {50.0}
+
+
+@POSTGRES_ONLY
+def test_counts_are_exact_without_the_servers_row_counters(database_url) -> None:
+    """With ``track_counts`` off PostgreSQL keeps no per-transaction row counters, which the
+    MERGE's counts read: they come from counting the semester's rows instead."""
+    engine = make_engine(database_url)
+
+    @sa.event.listens_for(engine, "connect")
+    def counters_off(dbapi_connection, _record) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET track_counts = off")
+        dbapi_connection.commit()
+
+    try:
+        frame = awkward_frame()
+        assert merge(engine, frame.head(4)) == MergeCounts(4, 0, 0)
+        again = frame.copy()
+        again.loc[0, "attendance_rate"] = 11.0  # b changes; a, é-1, x y stay; 0042 and z z are new
+        assert merge(engine, again) == MergeCounts(2, 1, 3)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW track_counts").scalar_one() == "off"
+    finally:
+        engine.dispose()
+
+
+@POSTGRES_ONLY
+def test_a_first_upload_leaves_the_semesters_pages_all_visible(engine) -> None:
+    """The first upload's COPY writes its rows frozen: the partition's pages are all-visible at
+    once, so the next statement that reads them (a re-upload, the semester run) does not rewrite
+    each page to set its rows' hint bits."""
+    period = Period(date(2031, 1, 13), date(2031, 6, 29))
+    drop_semester(engine, period)  # its partition may remain from an earlier test of the session
+    students = 3000
+    frame = pd.DataFrame({"row": np.arange(2, students + 2), "user_id": [f"s{i:05d}" for i in range(students)],
+                          "gender": "female", "attendance_rate": 90.0, "study_hours_per_week": 5.0,
+                          "previous_grade": 70.0, "parental_support": "low",
+                          "extracurricular_activities_count": pd.array([1] * students, dtype="Int64")})
+    counts = run_in_transaction(engine, lambda conn: upsert_reports(conn, period, frame, NOW))
+    assert counts == MergeCounts(students, 0, 0)
+    with engine.connect() as conn:  # the upload analysed the partition: its page counts are fresh
+        pages, visible = conn.exec_driver_sql(
+            "SELECT relpages, relallvisible FROM pg_class WHERE relname = %(name)s",
+            {"name": partition_name(student_reports, period)}).one()
+    assert pages > 10 and visible == pages, (pages, visible)
