@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gradewatch.cli.common import settings_from_env
-from gradewatch.storage.migrate import current_revision, upgrade
+from gradewatch.storage.migrate import UnsupportedDatabase, current_revision, upgrade
 
 
 @click.group()
@@ -18,5 +18,8 @@ def db() -> None:
 def db_upgrade(revision: str) -> None:
     """Apply migrations to GRADEWATCH_DATABASE_URL."""
     settings = settings_from_env()
-    upgrade(settings.database_url, revision)
+    try:
+        upgrade(settings.database_url, revision)
+    except UnsupportedDatabase as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"database at revision {current_revision(settings.database_url)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -12,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 
 from gradewatch.semesters import Period
 from gradewatch.storage import make_engine
-from gradewatch.storage.migrate import alembic_config, upgrade
+from gradewatch.storage.migrate import UnsupportedDatabase, alembic_config, require_postgres_version, upgrade
 from gradewatch.storage.partitions import is_partition_name
 from gradewatch.storage.tables import grade_predictions, metadata
 
@@ -163,3 +164,19 @@ def test_migration_0006_drops_the_indexes_nothing_reads_and_keeps_the_rows(unmig
         assert state() == before
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(("server_version_num", "refused"), [(140011, True), (130000, True), (150000, False),
+                                                             (160010, False)])
+def test_a_postgresql_older_than_15_is_refused_with_what_to_do(server_version_num, refused) -> None:
+    """Re-uploads merge with MERGE (PostgreSQL 15): an older server is refused before any
+    migration, with a message that names both versions and what to do."""
+    if not refused:
+        require_postgres_version(server_version_num)
+        return
+    with pytest.raises(UnsupportedDatabase) as raised:
+        require_postgres_version(server_version_num)
+    message = str(raised.value)
+    assert f"PostgreSQL {server_version_num // 10_000}." in message and "PostgreSQL 15 or later" in message
+    assert "gradewatch db upgrade" in message and "Traceback" not in message
+
