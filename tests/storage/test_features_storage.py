@@ -20,7 +20,7 @@ from gradewatch.storage.features import (
     load_usable_rows,
     replace_cleaned_features,
 )
-from gradewatch.storage.partitions import ensure_semester_partitions
+from gradewatch.storage.partitions import ensure_semester_partitions, partition_name
 from gradewatch.storage.tables import cleaned_features, student_reports
 
 SPRING = Period(date(2026, 1, 12), date(2026, 6, 30))
@@ -113,6 +113,31 @@ def test_a_failed_replacement_leaves_the_previous_version_intact(engine: Engine)
     stored = load_cleaned_features(engine, [SPRING])
     assert len(stored) == 10
     assert (stored["attendance_rate"] != 1.0).all()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_replacement_leaves_no_dead_rows_and_its_pages_all_visible(engine: Engine):
+    """PostgreSQL: the next version of a semester takes the previous one's place instead of
+    being written beside its dead rows, and its rows are written frozen, so the steps that read
+    them next do not rewrite every page."""
+    store_reports(engine, report_rows(SPRING, 3000))
+    cleaned = clean_semester(load_semester_reports(engine, SPRING)).frame
+    replace_cleaned_features(engine, SPRING, cleaned)
+    first_size = partition_pages(engine, SPRING)[2]
+    replace_cleaned_features(engine, SPRING, cleaned.assign(attendance_rate=75.0))
+    pages, visible, size = partition_pages(engine, SPRING)
+    assert size == first_size, (first_size, size)  # a DELETE would have left 3000 dead rows: twice the size
+    assert pages > 5 and visible == pages, (pages, visible)
+    assert set(load_cleaned_features(engine, [SPRING])["attendance_rate"]) == {75.0}
+
+
+def partition_pages(engine: Engine, period: Period) -> tuple[int, int, int]:
+    """The semester's cleaned_features partition: its pages and all-visible pages as the
+    replacement's ANALYZE counted them, and its size in bytes now."""
+    with engine.connect() as conn:
+        return tuple(conn.exec_driver_sql(
+            "SELECT relpages, relallvisible, pg_relation_size(oid) FROM pg_class WHERE relname = %(name)s",
+            {"name": partition_name(cleaned_features, period)}).one())
 
 
 def test_rows_of_another_semester_are_refused_before_anything_is_written(engine: Engine):
