@@ -52,8 +52,9 @@ from gradewatch.models.registry import promote, register_model
 from gradewatch.models.training import train_model
 from gradewatch.retraining import QUICK_SEARCH
 from gradewatch.semesters import Period
+from gradewatch.storage.partitions import drop_semester
 from gradewatch.storage.semesters import semester_status
-from gradewatch.storage.tables import cleaned_features, drift_metrics, grade_predictions, student_reports, uploads
+from gradewatch.storage.tables import drift_metrics, student_reports, uploads
 from gradewatch.synthetic.config import GeneratorConfig
 from gradewatch.synthetic.generator import generate, simulate_students
 from gradewatch_assets.definitions import build_definitions
@@ -83,15 +84,14 @@ def seed_champion(engine: sa.Engine, students: int, seed: int) -> str:
 
 
 def fresh_upload(engine: sa.Engine, raw: bytes, period: Period) -> IngestResult:
-    """Empty the semester's tables (TRUNCATE: no dead rows left behind) and upload it again, so
-    that every (a) and (b) starts from the same state: a semester just uploaded. The champion stays."""
-    names = [t.name for t in (grade_predictions, drift_metrics, cleaned_features, student_reports, uploads)]
+    """Remove the semester (on PostgreSQL its partitions are dropped, as retention does) and
+    upload it again, so that every (a) and (b) starts from the same state: a semester's first
+    upload, as a school makes it (on PostgreSQL into a new partition). The champion stays."""
+    drop_semester(engine, period)
+    names = [t.name for t in (drift_metrics, uploads)]
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY")
-        else:
-            for name in names:
-                conn.exec_driver_sql(f"DELETE FROM {name}")
+        for name in names:
+            conn.exec_driver_sql(f"DELETE FROM {name}")
     return ingest_csv(engine, raw, period, source="api", token_name="bench")
 
 
