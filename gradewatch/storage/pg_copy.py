@@ -61,7 +61,7 @@ def copy_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
     ``constants``: columns with the same value in every row (the semester, the model version,
     the time of the run), encoded once instead of once per row. ``into``: the name of a table
     shaped like ``table`` to load instead (a semester's bare partition). ``freeze``: load the rows
-    frozen (``COPY ... FREEZE``); only for a table created in the current savepoint.
+    frozen (``COPY ... FREEZE``); only for a table created or truncated in the current savepoint.
     A refused row raises SQLAlchemy's exception (IntegrityError, ...), as an INSERT would.
     """
     constants = dict(constants or {})

@@ -237,7 +237,7 @@ def upsert_reports(
         # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so counting first is exact.
         existing, updated = conn.execute(
             sa.select(sa.func.count(), sa.func.count().filter(
-                sa.or_(*[t.c[c].is_distinct_from(v) for c, v in _kept_when_empty(t, stage.c).items()])))
+                _changes(t, _kept_when_empty(t, stage.c))))
             .select_from(stage.join(t, _same_student(period, stage)))
         ).one()
         conn.execute(_upsert(period, sa.select(stage), t, now))
@@ -251,23 +251,16 @@ def _upsert(period: Period, rows: sa.Select, t: sa.Table, now: datetime) -> sa.I
     The rows go in key order, as every upload's: consecutive index entries.
     """
     rows = rows.subquery("rows")
-    select = sa.select(
-        rows.c.user_id,
-        sa.literal(period.start, sa.Date).label("start_date_period"),
-        sa.literal(period.end, sa.Date).label("end_date_period"),
-        *[rows.c[c] for c in REPORT_VALUE_COLUMNS],
-        sa.literal(now, t.c.created_at.type).label("created_at"),
-        sa.literal(now, t.c.updated_at.type).label("updated_at"),
-    ).where(sa.true()).order_by(rows.c.user_id)  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
-    insert = sqlite.insert(t).from_select(
-        ["user_id", "start_date_period", "end_date_period", *REPORT_VALUE_COLUMNS, "created_at", "updated_at"],
-        select,
-    )
+    new_row = _new_row(period, rows.c, t, now)
+    select = (sa.select(*[value.label(name) for name, value in new_row.items()])
+              .where(sa.true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+              .order_by(rows.c.user_id))
+    insert = sqlite.insert(t).from_select(list(new_row), select)
     merged = _kept_when_empty(t, insert.excluded)
     return insert.on_conflict_do_update(
         index_elements=["user_id", "start_date_period", "end_date_period"],
         set_={**merged, "updated_at": insert.excluded.updated_at},
-        where=sa.or_(*[t.c[c].is_distinct_from(v) for c, v in merged.items()]),
+        where=_changes(t, merged),
     )
 
 
@@ -294,14 +287,9 @@ def _merge_changed_rows(conn: Connection, period: Period, stage: sa.FromClause, 
     merged = _kept_when_empty(t, stage.c)
     merge = Merge(
         t, stage, sa.and_(t.c.user_id == stage.c.user_id, in_semester(t, period)),
-        update_when=sa.or_(*[t.c[c].is_distinct_from(v) for c, v in merged.items()]),
+        update_when=_changes(t, merged),
         update={**merged, "updated_at": sa.literal(now, t.c.updated_at.type)},
-        insert={"user_id": stage.c.user_id,
-                "start_date_period": sa.literal(period.start, sa.Date),
-                "end_date_period": sa.literal(period.end, sa.Date),
-                **{c: stage.c[c] for c in REPORT_VALUE_COLUMNS},
-                "created_at": sa.literal(now, t.c.created_at.type),
-                "updated_at": sa.literal(now, t.c.updated_at.type)},
+        insert=_new_row(period, stage.c, t, now),
     )
     return execute_merge(conn, merge)
 
@@ -309,6 +297,23 @@ def _merge_changed_rows(conn: Connection, period: Period, stage: sa.FromClause, 
 def _kept_when_empty(t: sa.Table, new: sa.ColumnCollection) -> dict[str, sa.ColumnElement]:
     """Each value column's merged value: the new one, or the stored one when the new is empty."""
     return {c: sa.func.coalesce(new[c], t.c[c]) for c in REPORT_VALUE_COLUMNS}
+
+
+def _changes(t: sa.Table, merged: dict[str, sa.ColumnElement]) -> sa.ColumnElement[bool]:
+    """Whether merging would change a stored row of ``t``: some merged value differs from it."""
+    return sa.or_(*[t.c[c].is_distinct_from(v) for c, v in merged.items()])
+
+
+def _new_row(period: Period, new: sa.ColumnCollection, t: sa.Table, now: datetime) -> dict[str, sa.ColumnElement]:
+    """A new student's row of ``t``, column by column, from ``new`` (user_id and the value columns)."""
+    return {
+        "user_id": new.user_id,
+        "start_date_period": sa.literal(period.start, sa.Date),
+        "end_date_period": sa.literal(period.end, sa.Date),
+        **{c: new[c] for c in REPORT_VALUE_COLUMNS},
+        "created_at": sa.literal(now, t.c.created_at.type),
+        "updated_at": sa.literal(now, t.c.updated_at.type),
+    }
 
 
 def _same_student(period: Period, stage: sa.FromClause) -> sa.ColumnElement[bool]:
