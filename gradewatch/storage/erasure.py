@@ -4,7 +4,8 @@ The tables are found, not listed: every table of the schema with a ``user_id`` c
 student rows, so a table added later is erased too. Everything happens in ONE transaction,
 together with the recount of each touched semester's ``semester_versions`` row (so the sensors
 see the change) and one ``erasures`` audit row that records the scope and the counts, never
-the student's id.
+the student's id. On PostgreSQL a whole semester leaves its partitions by ``TRUNCATE``
+(retention as a whole, nothing left on disk for a vacuum to find); a student's rows are deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gradewatch.semesters import Period
 from gradewatch.storage.db import run_in_transaction, utcnow
+from gradewatch.storage.partitions import PARTITIONED_TABLES, empty_semester_partition
 from gradewatch.storage.semesters import lock_semester, record_semester_change
 from gradewatch.storage.tables import erasures, in_semester, metadata
 
@@ -58,6 +60,19 @@ def _semesters_touched(conn: Connection, user_id: str | None, period: Period | N
     return sorted(found)
 
 
+def _erase_rows(conn: Connection, table: sa.Table, user_id: str | None, period: Period | None) -> int:
+    """Erase the rows in scope from ``table``; how many there were.
+
+    A whole semester of a partitioned table (PostgreSQL) leaves as a whole: its partition is
+    truncated (see :func:`empty_semester_partition`) instead of deleted row by row.
+    """
+    if user_id is None and period is not None and table in PARTITIONED_TABLES:
+        emptied = empty_semester_partition(conn, table, period)
+        if emptied is not None:
+            return emptied
+    return conn.execute(table.delete().where(_rows_of(table, user_id, period))).rowcount
+
+
 def erase(engine: Engine, *, user_id: str | None = None, period: Period | None = None) -> Erasure:
     """Remove one student's rows (optionally of one semester), or a whole semester's rows."""
     if user_id is None and period is None:
@@ -69,8 +84,7 @@ def erase(engine: Engine, *, user_id: str | None = None, period: Period | None =
         touched = _semesters_touched(conn, user_id, period)
         for semester in touched:  # in key order, like uploads, so erasures and uploads never deadlock
             lock_semester(conn, semester, now)
-        counts = {t.name: conn.execute(t.delete().where(_rows_of(t, user_id, period))).rowcount
-                  for t in reversed(student_tables())}
+        counts = {t.name: _erase_rows(conn, t, user_id, period) for t in reversed(student_tables())}
         for semester in touched:
             record_semester_change(conn, semester, now)
         result = Erasure(scope, period.key if period else None, dict(sorted(counts.items())))

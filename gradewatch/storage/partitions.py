@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gradewatch.semesters import Period
-from gradewatch.storage.db import is_postgres, run_in_transaction
+from gradewatch.storage.db import is_postgres, run_in_transaction, utcnow
+from gradewatch.storage.semesters import lock_semester, record_semester_change
 from gradewatch.storage.tables import cleaned_features, grade_predictions, student_reports
 
 PARTITIONED_TABLES = (student_reports, cleaned_features, grade_predictions)
@@ -140,13 +141,36 @@ def analyze_semester(conn: Connection, table: sa.Table, period: Period) -> None:
         conn.exec_driver_sql(f"ANALYZE {partition_name(table, period)} ({columns})")
 
 
+def empty_semester_partition(conn: Connection, table: sa.Table, period: Period) -> int | None:
+    """PostgreSQL: empty ``period``'s partition of ``table`` with ``TRUNCATE``; the rows it held.
+
+    None when the table is not partitioned (SQLite, or before migration 0003): the caller deletes.
+    The rows leave at once and their files are unlinked at commit: no row-by-row delete, and no
+    dead rows keeping the semester's values on disk until a vacuum. The lock is the partition's
+    alone: readers of other semesters go on; readers of this one wait for the commit.
+    """
+    if not is_partitioned(conn):
+        return None
+    if not partition_exists(conn, table, period):
+        return 0
+    name = partition_name(table, period)
+    rows = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one()
+    conn.exec_driver_sql(f"TRUNCATE {name}")
+    return int(rows)
+
+
 def drop_semester(engine: Engine, period: Period) -> dict[str, int]:
     """Retention: remove a whole semester from the per-student tables; the rows removed per table.
 
     On PostgreSQL each partition is detached and dropped (instant, no dead rows left behind);
-    on SQLite the rows are deleted. Models already trained keep what they learnt.
+    on SQLite the rows are deleted. Models already trained keep what they learnt. The semester's
+    ``semester_versions`` row is recounted (to zero) and its version bumped in the same
+    transaction, under the semester's lock as an upload takes it: the sensors read that row,
+    never these tables.
     """
     def work(conn: Connection) -> dict[str, int]:
+        now = utcnow()
+        lock_semester(conn, period, now)
         counts = {}
         for table in PARTITIONED_TABLES:
             in_semester = sa.and_(table.c.start_date_period == period.start,
@@ -160,6 +184,7 @@ def drop_semester(engine: Engine, period: Period) -> dict[str, int]:
                     conn.exec_driver_sql(f"DROP TABLE {name}")
             else:
                 conn.execute(table.delete().where(in_semester))
+        record_semester_change(conn, period, now)
         return counts
 
     return run_in_transaction(engine, work)

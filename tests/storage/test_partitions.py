@@ -14,9 +14,11 @@ import sqlalchemy as sa
 from gradewatch.semesters import Period
 from gradewatch.storage import make_engine
 from gradewatch.storage.db import run_in_transaction
+from gradewatch.storage.erasure import erase
 from gradewatch.storage.migrate import upgrade
-from gradewatch.storage.partitions import drop_semester, partition_name
+from gradewatch.storage.partitions import drop_semester, empty_semester_partition, partition_name
 from gradewatch.storage.reports import MergeCounts, upsert_reports
+from gradewatch.storage.semesters import lock_semester, record_semester_change, semester_status, semester_statuses
 from gradewatch.storage.tables import cleaned_features, grade_predictions, student_reports
 
 SPRING = Period(date(2026, 1, 12), date(2026, 6, 30))
@@ -127,3 +129,66 @@ def test_retention_drops_a_semester_as_a_whole(engine) -> None:
     if engine.dialect.name == "postgresql":
         assert partition_name(student_reports, SPRING) not in partitions_of(engine, student_reports)
     assert merge(engine, SPRING, reports(3)) == MergeCounts(3, 0, 0)  # the semester can come back
+
+
+def test_retention_leaves_the_semesters_version_row_true(engine) -> None:
+    """The sensors read ``semester_versions``, never the per-student tables: a dropped semester
+    must read as empty there (a stale count would keep asking for runs of a semester with no
+    rows) and its version must move, as for any change."""
+    frame = reports(10).assign(final_grade=[55.0] * 4 + [None] * 6)
+
+    def upload(conn) -> None:
+        lock_semester(conn, SPRING, NOW)
+        upsert_reports(conn, SPRING, frame, NOW)
+        record_semester_change(conn, SPRING, NOW)
+
+    run_in_transaction(engine, upload)
+    before = semester_status(engine, SPRING)
+    assert (before.rows, before.graded) == (10, 4)
+    drop_semester(engine, SPRING)
+    after = semester_status(engine, SPRING)
+    assert (after.rows, after.graded) == (0, 0)
+    assert after.version == before.version + 1
+    assert SPRING not in [s.period for s in semester_statuses(engine)]
+
+
+def relation_bytes(engine, name: str) -> int:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT pg_relation_size(%(n)s)", {"n": name}).scalar_one()
+
+
+@POSTGRES_ONLY
+def test_erasing_a_semester_empties_its_partitions_as_a_whole(engine) -> None:
+    """``gradewatch erase --semester`` on PostgreSQL: each partition of the semester is truncated,
+    so no page of it is left on disk with the erased rows (a DELETE leaves them all there, dead,
+    until a vacuum), and the other semester keeps every row."""
+    merge(engine, SPRING, reports(200))
+    merge(engine, AUTUMN, reports(50, prefix="a"))
+    spring = partition_name(student_reports, SPRING)
+    assert relation_bytes(engine, spring) > 0
+    result = erase(engine, period=SPRING)
+    assert result.counts == {"cleaned_features": 0, "grade_predictions": 0, "student_reports": 200}
+    assert relation_bytes(engine, spring) == 0
+    assert [r[0] for r in table_rows(engine, student_reports)] == [f"a{i:03d}" for i in range(50)]
+    assert merge(engine, SPRING, reports(3)) == MergeCounts(3, 0, 0)  # the semester can come back
+
+
+@POSTGRES_ONLY
+def test_emptying_a_semester_leaves_the_other_semesters_readable_meanwhile(engine) -> None:
+    """The TRUNCATE locks the semester's own partition, not the table: until the erasure commits,
+    a reader of another semester is served, a reader of the erased one waits."""
+    merge(engine, SPRING, reports(20))
+    merge(engine, AUTUMN, reports(20, prefix="a"))
+
+    def count(conn, period: Period) -> int:
+        return conn.execute(sa.select(sa.func.count()).select_from(student_reports).where(
+            student_reports.c.start_date_period == period.start,
+            student_reports.c.end_date_period == period.end)).scalar_one()
+
+    with engine.begin() as erasing:
+        assert empty_semester_partition(erasing, student_reports, SPRING) == 20
+        with engine.connect() as reader:
+            reader.exec_driver_sql("SET lock_timeout = '1s'")
+            assert count(reader, AUTUMN) == 20
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                count(reader, SPRING)
