@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from gradewatch.semesters import Period
 from gradewatch.storage.db import is_postgres, run_in_transaction, utcnow
 from gradewatch.storage.semesters import lock_semester, record_semester_change
-from gradewatch.storage.tables import cleaned_features, grade_predictions, student_reports
+from gradewatch.storage.tables import cleaned_features, grade_predictions, in_semester, student_reports
 
 PARTITIONED_TABLES = (student_reports, cleaned_features, grade_predictions)
 # student_reports is updated in place (every re-upload, every prediction run): half of each
@@ -141,6 +141,20 @@ def analyze_semester(conn: Connection, table: sa.Table, period: Period) -> None:
         conn.exec_driver_sql(f"ANALYZE {partition_name(table, period)} ({columns})")
 
 
+def _locked_partition_rows(conn: Connection, table: sa.Table, period: Period) -> tuple[str, int] | None:
+    """Lock ``period``'s partition of ``table`` for removal; its name and rows, None if it has none.
+
+    The lock comes before the count: a writer without the semester's lock (a semester run) may
+    still be adding rows, the removal would wait for it and then take rows that a count taken
+    before the wait did not see.
+    """
+    if not partition_exists(conn, table, period):
+        return None
+    name = partition_name(table, period)
+    conn.exec_driver_sql(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
+    return name, int(conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one())
+
+
 def empty_semester_partition(conn: Connection, table: sa.Table, period: Period) -> int | None:
     """PostgreSQL: empty ``period``'s partition of ``table`` with ``TRUNCATE``; the rows it held.
 
@@ -151,41 +165,39 @@ def empty_semester_partition(conn: Connection, table: sa.Table, period: Period) 
     """
     if not is_partitioned(conn):
         return None
-    if not partition_exists(conn, table, period):
+    locked = _locked_partition_rows(conn, table, period)
+    if locked is None:
         return 0
-    name = partition_name(table, period)
-    rows = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one()
+    name, rows = locked
     conn.exec_driver_sql(f"TRUNCATE {name}")
-    return int(rows)
+    return rows
 
 
 def drop_semester(engine: Engine, period: Period) -> dict[str, int]:
     """Retention: remove a whole semester from the per-student tables; the rows removed per table.
 
-    On PostgreSQL each partition is detached and dropped (instant, no dead rows left behind);
-    on SQLite the rows are deleted. Models already trained keep what they learnt. The semester's
-    ``semester_versions`` row is recounted (to zero) and its version bumped in the same
-    transaction, under the semester's lock as an upload takes it: the sensors read that row,
-    never these tables.
+    On PostgreSQL each partition is detached and dropped (no row-by-row delete, no dead rows
+    left behind, and the semester's partitions are gone from the catalog, unlike an erasure's
+    TRUNCATE, which keeps them for the semester's next upload); on SQLite the rows are deleted.
+    Models already trained keep what they learnt. The semester's ``semester_versions`` row is
+    recounted (to zero) and its version bumped in the same transaction, under the semester's
+    lock as an upload takes it: the sensors read that row, never these tables.
     """
     def work(conn: Connection) -> dict[str, int]:
         now = utcnow()
         lock_semester(conn, period, now)
+        partitioned = is_partitioned(conn)
         counts = {}
         for table in PARTITIONED_TABLES:
-            in_semester = sa.and_(table.c.start_date_period == period.start,
-                                  table.c.end_date_period == period.end)
-            counts[table.name] = conn.execute(
-                sa.select(sa.func.count()).select_from(table).where(in_semester)).scalar_one()
-            if is_partitioned(conn):
-                if partition_exists(conn, table, period):
-                    name = partition_name(table, period)
-                    conn.exec_driver_sql(f"ALTER TABLE {table.name} DETACH PARTITION {name}")
-                    conn.exec_driver_sql(f"DROP TABLE {name}")
-            else:
-                conn.execute(table.delete().where(in_semester))
+            if not partitioned:
+                counts[table.name] = conn.execute(table.delete().where(in_semester(table, period))).rowcount
+                continue
+            locked = _locked_partition_rows(conn, table, period)
+            counts[table.name] = 0 if locked is None else locked[1]
+            if locked is not None:
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} DETACH PARTITION {locked[0]}")
+                conn.exec_driver_sql(f"DROP TABLE {locked[0]}")
         record_semester_change(conn, period, now)
         return counts
 
     return run_in_transaction(engine, work)
-

@@ -5,6 +5,8 @@ SQLite keeps single tables: the same calls work there and the migration is a no-
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -16,10 +18,16 @@ from gradewatch.storage import make_engine
 from gradewatch.storage.db import run_in_transaction
 from gradewatch.storage.erasure import erase
 from gradewatch.storage.migrate import upgrade
-from gradewatch.storage.partitions import drop_semester, empty_semester_partition, partition_name
+from gradewatch.storage.partitions import (
+    drop_semester,
+    empty_semester_partition,
+    ensure_semester_partitions,
+    partition_name,
+)
 from gradewatch.storage.reports import MergeCounts, upsert_reports
 from gradewatch.storage.semesters import lock_semester, record_semester_change, semester_status, semester_statuses
 from gradewatch.storage.tables import cleaned_features, grade_predictions, student_reports
+from tests.support.databases import until_blocked_or_done, writer_inside_its_transaction
 
 SPRING = Period(date(2026, 1, 12), date(2026, 6, 30))
 AUTUMN = Period(date(2026, 9, 1), date(2026, 12, 18))
@@ -192,3 +200,32 @@ def test_emptying_a_semester_leaves_the_other_semesters_readable_meanwhile(engin
             assert count(reader, AUTUMN) == 20
             with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
                 count(reader, SPRING)
+
+
+@POSTGRES_ONLY
+@pytest.mark.parametrize("remove", [lambda engine: erase(engine, period=SPRING).counts,
+                                    lambda engine: drop_semester(engine, SPRING)], ids=["erase", "retention"])
+def test_removing_a_semester_counts_the_rows_a_writer_commits_while_it_waits(engine, remove) -> None:
+    """A semester run writes its partitions without the semester's lock. Rows it commits while
+    an erasure (or retention) waits for the partition are removed too, so they must be counted:
+    the answer and the audit row say how many rows left, and a count taken before the wait
+    would leave them out."""
+    for period in (SPRING, AUTUMN):
+        run_in_transaction(engine, lambda conn, period=period: ensure_semester_partitions(conn, period))
+    _store_at_0002(engine)  # five rows of each semester in every per-student table
+    row = {"user_id": "s9", "start_date_period": SPRING.start, "end_date_period": SPRING.end,
+           "model_version": "v1", "predicted_grade": 61.0, "interval_lower": 50.0, "interval_upper": 70.0,
+           "probability_below_pass": 0.4, "at_risk": True, "predicted_at": NOW}
+    done = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        with writer_inside_its_transaction(engine, lambda conn: conn.execute(grade_predictions.insert(), row)) \
+                as writer:
+            removing = pool.submit(lambda: (remove(engine), done.set())[0])
+            until_blocked_or_done(engine, done)
+            assert not done.is_set(), "the removal must wait for the writer of its partition"
+        writer.result(timeout=60)  # committed
+    assert dict(removing.result(timeout=60)) == {"cleaned_features": 5, "grade_predictions": 6,
+                                                  "student_reports": 5}
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(grade_predictions).where(
+            grade_predictions.c.start_date_period == SPRING.start)).scalar_one() == 0
