@@ -62,6 +62,8 @@ def _feature_columns() -> list[sa.Column]:
     ]
 
 
+# The per-student tables' ``id``: SQLite's rowid; on PostgreSQL a plain column filled from its
+# sequence, with no index (migration 0007: no query looks a row up by it).
 student_reports = sa.Table(
     "student_reports",
     metadata,

@@ -166,6 +166,59 @@ def test_migration_0006_drops_the_indexes_nothing_reads_and_keeps_the_rows(unmig
         engine.dispose()
 
 
+def test_migration_0007_drops_the_surrogate_key_index_and_keeps_ids_coming(unmigrated_url: str) -> None:
+    """PostgreSQL: the (id, semester) primary key leaves the three partitioned tables and their
+    partitions; the rows stay, ``id`` still comes from its sequence, and the (user_id, semester)
+    key still refuses a second row of a student. SQLite keeps its rowid key. The downgrade
+    restores the primary keys."""
+    upgrade(unmigrated_url, "0006")
+    engine = make_engine(unmigrated_url)
+    postgres = engine.dialect.name == "postgresql"
+    tables = ("student_reports", "cleaned_features", "grade_predictions")
+    insert = sa.text("INSERT INTO student_reports (user_id, start_date_period, end_date_period, attendance_rate, "
+                     "created_at, updated_at) VALUES (:user_id, :start, :end, 80.0, :at, :at)")
+    key = {"start": SPRING.start, "end": SPRING.end, "at": datetime(2026, 3, 1, tzinfo=UTC)}
+
+    def state() -> tuple[list, dict[str, list[str]]]:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            rows = conn.execute(sa.text("SELECT id, user_id FROM student_reports ORDER BY id")).all()
+            names = [*tables, *(f"{t}_20260112_20260630" for t in tables)] if postgres else list(tables)
+            keys = {n: inspector.get_pk_constraint(n)["constrained_columns"] for n in names}
+        return [tuple(r) for r in rows], keys
+
+    try:
+        with engine.begin() as conn:
+            if postgres:
+                for table in tables:
+                    conn.exec_driver_sql(
+                        f"CREATE TABLE {table}_20260112_20260630 PARTITION OF {table} "
+                        "FOR VALUES FROM ('2026-01-12', '2026-06-30') TO ('2026-01-12', '2026-07-01')")
+            for user_id in ("s1", "s2"):
+                conn.execute(insert, {"user_id": user_id, **key})
+        before = state()
+        with_id = ["id", "start_date_period", "end_date_period"] if postgres else ["id"]
+        assert before[1] == {n: with_id for n in before[1]}
+
+        upgrade(unmigrated_url, "0007")
+        rows, keys = state()
+        assert rows == before[0]
+        assert keys == {n: [] if postgres else ["id"] for n in before[1]}
+        with engine.begin() as conn:
+            conn.execute(insert, {"user_id": "s3", **key})
+        rows, _ = state()
+        assert rows[-1][1] == "s3" and rows[-1][0] > max(r[0] for r in before[0])
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(insert, {"user_id": "s3", **key})
+
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM student_reports WHERE user_id = 's3'"))
+        command.downgrade(alembic_config(unmigrated_url), "0006")
+        assert state() == before
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize(("server_version_num", "refused"), [(140011, True), (130000, True), (150000, False),
                                                              (160010, False)])
 def test_a_postgresql_older_than_15_is_refused_with_what_to_do(server_version_num, refused) -> None:
