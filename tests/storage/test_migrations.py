@@ -115,6 +115,14 @@ def test_migration_0005_keeps_the_reports_and_leaves_room_on_their_pages(unmigra
         engine.dispose()
 
 
+def create_spring_partitions(conn: sa.Connection, tables: tuple[str, ...]) -> None:
+    """SPRING's partition of each of ``tables``, created as the code of 0003 to 0006 did."""
+    for table in tables:
+        conn.exec_driver_sql(
+            f"CREATE TABLE {table}_20260112_20260630 PARTITION OF {table} "
+            "FOR VALUES FROM ('2026-01-12', '2026-06-30') TO ('2026-01-12', '2026-07-01')")
+
+
 def test_migration_0006_drops_the_indexes_nothing_reads_and_keeps_the_rows(unmigrated_url: str) -> None:
     """PostgreSQL: the one-key (start, end) index leaves the partitioned tables and every
     partition; SQLite, whose tables hold every semester, keeps it. grade_predictions loses its
@@ -141,10 +149,7 @@ def test_migration_0006_drops_the_indexes_nothing_reads_and_keeps_the_rows(unmig
     try:
         with engine.begin() as conn:
             if postgres:
-                for table in tables:
-                    conn.exec_driver_sql(
-                        f"CREATE TABLE {table}_20260112_20260630 PARTITION OF {table} "
-                        "FOR VALUES FROM ('2026-01-12', '2026-06-30') TO ('2026-01-12', '2026-07-01')")
+                create_spring_partitions(conn, tables)
             for index, user_id in enumerate(("s1", "s2")):
                 conn.execute(sa.text(
                     "INSERT INTO student_reports (user_id, start_date_period, end_date_period, attendance_rate,"
@@ -190,10 +195,7 @@ def test_migration_0007_drops_the_surrogate_key_index_and_keeps_ids_coming(unmig
     try:
         with engine.begin() as conn:
             if postgres:
-                for table in tables:
-                    conn.exec_driver_sql(
-                        f"CREATE TABLE {table}_20260112_20260630 PARTITION OF {table} "
-                        "FOR VALUES FROM ('2026-01-12', '2026-06-30') TO ('2026-01-12', '2026-07-01')")
+                create_spring_partitions(conn, tables)
             for user_id in ("s1", "s2"):
                 conn.execute(insert, {"user_id": user_id, **key})
         before = state()
