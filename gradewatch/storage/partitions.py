@@ -173,6 +173,21 @@ def empty_semester_partition(conn: Connection, table: sa.Table, period: Period) 
     return rows
 
 
+def empty_partition_for_loading(conn: Connection, table: sa.Table, period: Period) -> bool:
+    """Whether ``period``'s existing partition of ``table`` is empty and may be loaded frozen.
+
+    An erasure empties a semester's partitions and keeps them, so the semester's next first
+    upload finds its partition in place. Locked (writers without the semester's lock finish
+    first) and still empty, it is truncated here, in the caller's savepoint, which is what
+    ``COPY ... FREEZE`` asks of a table. False when it holds rows: load it without freezing.
+    """
+    locked = _locked_partition_rows(conn, table, period)
+    if locked is None or locked[1]:
+        return False
+    conn.exec_driver_sql(f"TRUNCATE {locked[0]}")
+    return True
+
+
 def drop_semester(engine: Engine, period: Period) -> dict[str, int]:
     """Retention: remove a whole semester from the per-student tables; the rows removed per table.
 

@@ -48,9 +48,11 @@ from gradewatch.storage.partitions import (
     analyze_semester,
     attach_partition,
     create_bare_partition,
+    empty_partition_for_loading,
     ensure_semester_partitions,
     is_partitioned,
     partition_exists,
+    partition_name,
     semester_table,
 )
 from gradewatch.storage.pg_copy import copy_frame
@@ -359,14 +361,16 @@ def _copy_into_new_semester(conn: Connection, period: Period, frame: pd.DataFram
     unique key then refuses the COPY (or PostgreSQL breaks a deadlock), the savepoint undoes
     it, and the caller merges instead, which is always correct.
 
-    A bare partition, created in this savepoint, is loaded with ``FREEZE``: its rows are
+    A bare partition, created in this savepoint (or the semester's partition that an erasure
+    emptied and left, truncated again in this savepoint), is loaded with ``FREEZE``: its rows are
     written already frozen and its pages marked all-visible. Otherwise the first statement to
     read them (the next re-upload, the semester run) sets each row's hint bits and so rewrites
     every page of the semester (about 240 MB at 1M students), and a vacuum later freezes them
     all again. Other sessions cannot see the rows before this transaction commits: the
-    partition is created and attached in it. (A transaction at REPEATABLE READ that began
-    earlier would see them once it commits, COPY FREEZE's documented exception; GradeWatch
-    reads at READ COMMITTED, where any committed row is seen anyway.)
+    partition is created and attached in it, or locked by its TRUNCATE until then. (A
+    transaction at REPEATABLE READ that began earlier would see them once it commits, COPY
+    FREEZE's documented exception; GradeWatch reads at READ COMMITTED, where any committed row
+    is seen anyway.)
     """
     rows = pd.DataFrame({
         schema.USER_ID: frame[schema.USER_ID].to_numpy(),
@@ -376,12 +380,17 @@ def _copy_into_new_semester(conn: Connection, period: Period, frame: pd.DataFram
                  "created_at": now, "updated_at": now}
     if not rows[schema.USER_ID].is_monotonic_increasing:
         rows = rows.sort_values(schema.USER_ID, kind="stable")  # code point order: PostgreSQL's "C"
+    partitioned = is_partitioned(conn)
     # A semester without its partition yet: load a bare table, then attach it (indexes built once).
-    bare = is_partitioned(conn) and not partition_exists(conn, student_reports, period)
+    bare = partitioned and not partition_exists(conn, student_reports, period)
     try:
         with conn.begin_nested():
-            target = create_bare_partition(conn, student_reports, period) if bare else student_reports.name
-            copy_frame(conn, student_reports, rows, constants=constants, into=target, freeze=bare)
+            target, freeze = student_reports.name, False
+            if bare:
+                target, freeze = create_bare_partition(conn, student_reports, period), True
+            elif partitioned and empty_partition_for_loading(conn, student_reports, period):
+                target, freeze = partition_name(student_reports, period), True  # left by an erasure
+            copy_frame(conn, student_reports, rows, constants=constants, into=target, freeze=freeze)
             if bare:
                 attach_partition(conn, student_reports, period)
     except (psycopg.Error, sa.exc.DBAPIError) as exc:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from gradewatch.semesters import Period
 from gradewatch.storage import make_engine, reports
 from gradewatch.storage.db import StorageBusy, run_in_transaction
+from gradewatch.storage.erasure import erase
 from gradewatch.storage.partitions import drop_semester, partition_name
 from gradewatch.storage.reports import MergeCounts, update_final_grades, upsert_reports
 from gradewatch.storage.tables import student_reports
@@ -328,10 +329,12 @@ def test_counts_are_exact_without_the_servers_row_counters(database_url) -> None
 
 
 @POSTGRES_ONLY
-def test_a_first_upload_leaves_the_semesters_pages_all_visible(engine) -> None:
+@pytest.mark.parametrize("after_an_erasure", [False, True], ids=["new partition", "erased partition"])
+def test_a_first_upload_leaves_the_semesters_pages_all_visible(engine, after_an_erasure: bool) -> None:
     """The first upload's COPY writes its rows frozen: the partition's pages are all-visible at
     once, so the next statement that reads them (a re-upload, the semester run) does not rewrite
-    each page to set its rows' hint bits."""
+    each page to set its rows' hint bits. So does the first upload into a partition that an
+    erasure emptied and left in place (``gradewatch erase --semester``, then the file again)."""
     period = Period(date(2031, 1, 13), date(2031, 6, 29))
     drop_semester(engine, period)  # its partition may remain from an earlier test of the session
     students = 3000
@@ -339,6 +342,9 @@ def test_a_first_upload_leaves_the_semesters_pages_all_visible(engine) -> None:
                           "gender": "female", "attendance_rate": 90.0, "study_hours_per_week": 5.0,
                           "previous_grade": 70.0, "parental_support": "low",
                           "extracurricular_activities_count": pd.array([1] * students, dtype="Int64")})
+    if after_an_erasure:
+        run_in_transaction(engine, lambda conn: upsert_reports(conn, period, frame, NOW))
+        erase(engine, period=period)
     counts = run_in_transaction(engine, lambda conn: upsert_reports(conn, period, frame, NOW))
     assert counts == MergeCounts(students, 0, 0)
     with engine.connect() as conn:  # the upload analysed the partition: its page counts are fresh
