@@ -4,7 +4,8 @@ Migration 0003 gave ``student_reports``, ``cleaned_features`` and ``grade_predic
 primary key (id, start_date_period, end_date_period), the partition key being required in it.
 No query looks a row up by that key: a student's row is found by the unique (user_id, semester)
 key (``student_reports``, ``cleaned_features``) or the (semester, user_id) index
-(``grade_predictions``), and ``id`` only breaks ties in an ORDER BY, which sorts either way.
+(``grade_predictions``); ``id`` only orders a few reads of a whole semester (the cleaning step's,
+the history's ties), which sort either way.
 Yet every row written pays for the index: each semester run COPYs a semester's cleaned rows
 and one or two predictions per student, and the first upload of a semester builds the index
 when it attaches the loaded partition.
