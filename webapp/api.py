@@ -175,13 +175,29 @@ def predict() -> Response:
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
         rows = scored.predictions.itertuples(index=False, name=None)
         return Response(iter_csv(OUTPUT_COLUMNS, rows), mimetype="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="predictions.csv"'})
+                        headers={"Content-Disposition": 'attachment; filename="predictions.csv"',
+                                 **_prediction_headers(loaded.version, parsed.rows_received,
+                                                       len(scored.predictions), errors)})
     return jsonify({
         "model_version": loaded.version,
         "predictions": scored.predictions.to_dict("records"),
         "errors": [e.to_dict() for e in errors],
         "dropped_columns": parsed.dropped_columns,
     })
+
+
+# A CSV answer has no room for the rows left out, so its headers say which (numbers only, as
+# row errors never hold a value); the JSON answer gives each row's reason.
+MAX_ROWS_IN_HEADER = 100
+
+
+def _prediction_headers(version: str, received: int, predicted: int, errors: list) -> dict[str, str]:
+    rejected = sorted({e.row for e in errors})
+    listed = ",".join(str(r) for r in rejected[:MAX_ROWS_IN_HEADER])
+    if len(rejected) > MAX_ROWS_IN_HEADER:
+        listed += f" and {len(rejected) - MAX_ROWS_IN_HEADER} more"
+    return {"X-Model-Version": version, "X-Rows-Received": str(received), "X-Rows-Predicted": str(predicted),
+            "X-Rows-Rejected": str(len(rejected)), "X-Rejected-Rows": listed}
 
 
 @api.get("/model")

@@ -200,7 +200,16 @@ def openapi_document() -> dict[str, Any]:
                                                      "items": _record_schema()}},
                 }},
                 "responses": {
-                    "200": {"description": "One prediction per valid row (CSV or JSON per Accept)",
+                    "200": {"description": "One prediction per valid row (CSV or JSON per Accept). "
+                                           "A CSV answer's headers count the rows and list the rejected "
+                                           "ones' numbers (the JSON answer gives each reason).",
+                            "headers": {name: {"schema": {"type": "string"}, "description": text} for name, text in (
+                                ("X-Model-Version", "the model that scored the rows (CSV answer)"),
+                                ("X-Rows-Received", "data rows read (CSV answer)"),
+                                ("X-Rows-Predicted", "rows scored (CSV answer)"),
+                                ("X-Rows-Rejected", "rows left out, each with a row error (CSV answer)"),
+                                ("X-Rejected-Rows", "their spreadsheet row numbers, the first 100 (CSV answer)"),
+                            )},
                             "content": {
                                 "application/json": {"schema": {"type": "object", "properties": {
                                     "model_version": {"type": "string"},

@@ -77,6 +77,20 @@ def test_predict_uses_the_same_cleaning_as_the_pipeline(client, champion) -> Non
                                "message": "too many missing or implausible values to predict this row"}]
 
 
+def test_a_csv_answer_says_which_rows_were_left_out(client, champion) -> None:
+    """The CSV answer has one line per scored row only: its headers say how many rows were read
+    and which were left out (row numbers, never a value), so a rejected row is not lost silently."""
+    rows = student_rows(5)
+    rows[1]["attendance_rate"] = "not a number"
+    rows[3]["user_id"] = ""
+    response = client.post("/predict", data=to_csv(rows), content_type="text/csv", headers={"Accept": "text/csv"})
+    assert response.status_code == 200
+    assert len(list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))) == 3
+    assert (response.headers["X-Model-Version"], response.headers["X-Rows-Received"],
+            response.headers["X-Rows-Predicted"], response.headers["X-Rows-Rejected"],
+            response.headers["X-Rejected-Rows"]) == (champion, "5", "3", "2", "3,5")
+
+
 @pytest.mark.parametrize("accept", ["application/json", "text/csv"])
 def test_rows_that_cannot_be_predicted_at_all_are_row_errors_not_a_500(client, champion, accept) -> None:
     # Found by schemathesis: a row with an id and nothing else left the model zero rows to score.
