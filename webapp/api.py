@@ -9,7 +9,7 @@ from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
 from gradewatch.intake.csv_safety import iter_csv
 from gradewatch.intake.ingest import UploadRejected, ingest_csv, parse_period
-from gradewatch.intake.reader import CsvRejected, ParsedCsv, read_csv_bytes, read_records
+from gradewatch.intake.reader import CsvRejected, ParsedCsv, RowError, read_csv_bytes, read_records
 from gradewatch.models.scoring import OUTPUT_COLUMNS, score_rows
 from gradewatch.models.standing import model_standing
 from gradewatch.reports import REPORT_HEADER, report_rows
@@ -21,7 +21,7 @@ from webapp.auth import require_scope
 from webapp.champion import require_champion
 from webapp.context import get_engine, get_settings
 from webapp.errors import ApiError
-from webapp.openapi import openapi_document
+from webapp.openapi import MAX_ROWS_IN_HEADER, openapi_document
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
@@ -186,12 +186,8 @@ def predict() -> Response:
     })
 
 
-# A CSV answer has no room for the rows left out, so its headers say which (numbers only, as
-# row errors never hold a value); the JSON answer gives each row's reason.
-MAX_ROWS_IN_HEADER = 100
-
-
-def _prediction_headers(version: str, received: int, predicted: int, errors: list) -> dict[str, str]:
+def _prediction_headers(version: str, received: int, predicted: int, errors: list[RowError]) -> dict[str, str]:
+    """A CSV answer's counts and the rejected rows' numbers (row errors never hold a value)."""
     rejected = sorted({e.row for e in errors})
     listed = ",".join(str(r) for r in rejected[:MAX_ROWS_IN_HEADER])
     if len(rejected) > MAX_ROWS_IN_HEADER:

@@ -9,6 +9,10 @@ from gradewatch.reports import REPORT_COLUMN_MEANINGS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
+# A CSV answer of POST /predict has no room for the rows left out, so its X-Rejected-Rows
+# header lists their numbers (never a value), this many at most; the JSON answer gives reasons.
+MAX_ROWS_IN_HEADER = 100
+
 
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
@@ -208,7 +212,8 @@ def openapi_document() -> dict[str, Any]:
                                 ("X-Rows-Received", "data rows read (CSV answer)"),
                                 ("X-Rows-Predicted", "rows scored (CSV answer)"),
                                 ("X-Rows-Rejected", "rows left out, each with a row error (CSV answer)"),
-                                ("X-Rejected-Rows", "their spreadsheet row numbers, the first 100 (CSV answer)"),
+                                ("X-Rejected-Rows", f"their spreadsheet row numbers, the first {MAX_ROWS_IN_HEADER} "
+                                                    "(CSV answer)"),
                             )},
                             "content": {
                                 "application/json": {"schema": {"type": "object", "properties": {
